@@ -1,0 +1,1 @@
+fn main() { let d = burn::tensor::Device::default(); println!("{d:?}"); }
