@@ -1,0 +1,160 @@
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::NUM_CLASSES;
+use crate::activation::Activation;
+use crate::error::{ModelConfigError, check_dropout, check_input_size};
+
+/// Named MLP shapes matching the seed projects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MlpPreset {
+    /// MXNet's MNIST MLP: 784-128-64-10, relu.
+    #[default]
+    Mxnet,
+    /// Caffe2's MNIST MLP: 784-1568-1568-10, relu.
+    Caffe2,
+}
+
+impl MlpPreset {
+    /// The TOML spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mxnet => "mxnet",
+            Self::Caffe2 => "caffe2",
+        }
+    }
+}
+
+/// A multi-layer perceptron over the flattened image.
+///
+/// In TOML, `preset` (default `mxnet`) gives every field a value and any field written
+/// next to it overrides that value; see [`crate::ModelConfig`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "RawMlpConfig")]
+pub struct MlpConfig {
+    /// The preset the fields started from; kept so descriptions can name it.
+    pub preset: MlpPreset,
+    /// Image side in pixels (28 or 32); the input layer has `input_size^2` features.
+    pub input_size: usize,
+    /// Hidden layer widths, in order; empty means a linear (softmax regression) model.
+    pub hidden: Vec<usize>,
+    /// Activation after every hidden layer.
+    pub activation: Activation,
+    /// Dropout probability after every hidden activation (0 disables it).
+    pub dropout: f64,
+}
+
+/// The TOML form: everything optional so a preset can fill the gaps, unknown keys refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMlpConfig {
+    preset: Option<MlpPreset>,
+    input_size: Option<usize>,
+    hidden: Option<Vec<usize>>,
+    activation: Option<Activation>,
+    dropout: Option<f64>,
+}
+
+impl From<RawMlpConfig> for MlpConfig {
+    fn from(raw: RawMlpConfig) -> Self {
+        let base = MlpConfig::preset(raw.preset.unwrap_or_default());
+        MlpConfig {
+            preset: base.preset,
+            input_size: raw.input_size.unwrap_or(base.input_size),
+            hidden: raw.hidden.unwrap_or(base.hidden),
+            activation: raw.activation.unwrap_or(base.activation),
+            dropout: raw.dropout.unwrap_or(base.dropout),
+        }
+    }
+}
+
+impl Default for MlpConfig {
+    fn default() -> Self {
+        Self::preset(MlpPreset::default())
+    }
+}
+
+impl MlpConfig {
+    /// The configuration a preset stands for.
+    pub fn preset(preset: MlpPreset) -> Self {
+        let hidden = match preset {
+            MlpPreset::Mxnet => vec![128, 64],
+            MlpPreset::Caffe2 => vec![1568, 1568],
+        };
+        Self {
+            preset,
+            input_size: 28,
+            hidden,
+            activation: Activation::Relu,
+            dropout: 0.0,
+        }
+    }
+
+    /// Checks every field; the message names the offending key.
+    pub fn validate(&self) -> Result<(), ModelConfigError> {
+        check_input_size(self.input_size)?;
+        for (i, &width) in self.hidden.iter().enumerate() {
+            if width == 0 {
+                return Err(ModelConfigError::invalid(
+                    format!("hidden[{i}]"),
+                    "a hidden layer needs at least 1 unit, found 0",
+                ));
+            }
+        }
+        check_dropout("dropout", self.dropout)
+    }
+
+    /// Layer widths from input to logits, e.g. `[784, 128, 64, 10]`.
+    pub fn widths(&self) -> Vec<usize> {
+        let mut widths = vec![self.input_size * self.input_size];
+        widths.extend(&self.hidden);
+        widths.push(NUM_CLASSES);
+        widths
+    }
+
+    /// Builds the network. Call [`validate`](Self::validate) first (Burn panics on bad sizes).
+    pub(crate) fn init(&self, device: &Device) -> Mlp {
+        let widths = self.widths();
+        Mlp {
+            layers: widths
+                .windows(2)
+                .map(|w| LinearConfig::new(w[0], w[1]).init(device))
+                .collect(),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            activation: self.activation,
+        }
+    }
+
+    /// True when every field still equals its preset's value.
+    pub(crate) fn is_pure_preset(&self) -> bool {
+        *self == Self::preset(self.preset)
+    }
+}
+
+/// Multi-layer perceptron: flatten, then `Linear -> activation -> dropout` per hidden layer,
+/// and a final `Linear` to the logits.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    layers: Vec<Linear>,
+    dropout: Dropout,
+    #[module(skip)]
+    activation: Activation,
+}
+
+impl Mlp {
+    /// `[B, 1, H, W]` images to `[B, 10]` logits.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let mut x: Tensor<2> = images.flatten(1, 3);
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x);
+            if i < last {
+                x = self.dropout.forward(self.activation.apply(x));
+            }
+        }
+        x
+    }
+}

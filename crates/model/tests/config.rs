@@ -1,0 +1,191 @@
+//! TOML forms, presets, overrides and validation messages.
+
+use model::{
+    Activation, LenetConfig, LenetPreset, MlpConfig, MlpPreset, ModelConfig, ModelConfigError,
+    PoolKind,
+};
+use serde::Deserialize;
+
+/// Mirrors how a training config embeds the model: a `[model]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wrapper {
+    model: ModelConfig,
+}
+
+fn parse(toml_text: &str) -> Result<ModelConfig, String> {
+    toml::from_str::<Wrapper>(toml_text)
+        .map(|w| w.model)
+        .map_err(|e| e.to_string())
+}
+
+fn invalid(config: &ModelConfig) -> ModelConfigError {
+    config.validate().expect_err("config should be invalid")
+}
+
+#[test]
+fn preset_forms_parse() {
+    let c = parse("[model]\nkind = \"lenet\"\npreset = \"caffe2\"\n").unwrap();
+    assert_eq!(
+        c,
+        ModelConfig::Lenet(LenetConfig::preset(LenetPreset::Caffe2))
+    );
+    assert_eq!(c.describe(), "lenet (caffe2)");
+    assert_eq!(c.input_size(), 28);
+
+    let c = parse("[model]\nkind = \"lenet\"\npreset = \"lenet5\"\n").unwrap();
+    assert_eq!(c.input_size(), 32);
+    c.validate().unwrap();
+
+    let c = parse("[model]\nkind = \"mlp\"\npreset = \"caffe2\"\n").unwrap();
+    assert_eq!(c, ModelConfig::Mlp(MlpConfig::preset(MlpPreset::Caffe2)));
+    assert_eq!(c.describe(), "mlp (caffe2)");
+
+    // No preset: the family's default preset.
+    assert_eq!(
+        parse("[model]\nkind = \"mlp\"\n").unwrap().describe(),
+        "mlp (mxnet)"
+    );
+    assert_eq!(
+        parse("[model]\nkind = \"lenet\"\n").unwrap(),
+        ModelConfig::default()
+    );
+}
+
+#[test]
+fn explicit_fields_override_the_preset() {
+    let c = parse(
+        r#"
+        [model]
+        kind = "lenet"
+        preset = "caffe2"
+        pool = "avg"
+        conv_channels = [8, 16]
+        conv_dropout = [0.1, 0]
+        "#,
+    )
+    .unwrap();
+    let ModelConfig::Lenet(l) = &c else {
+        panic!("expected lenet")
+    };
+    assert_eq!(l.pool, PoolKind::Avg);
+    assert_eq!(l.conv_channels, vec![8, 16]);
+    assert_eq!(l.conv_dropout, vec![0.1, 0.0]);
+    assert_eq!(
+        l.fc_hidden,
+        vec![500],
+        "untouched fields keep the preset value"
+    );
+    assert_eq!(l.flatten_size().unwrap(), 16 * 4 * 4);
+    assert_eq!(c.describe(), "lenet (caffe2, customized)");
+    c.validate().unwrap();
+
+    let c =
+        parse("[model]\nkind = \"mlp\"\nhidden = [32]\nactivation = \"sigmoid\"\ndropout = 0.2\n")
+            .unwrap();
+    let ModelConfig::Mlp(m) = &c else {
+        panic!("expected mlp")
+    };
+    assert_eq!(
+        (m.hidden.clone(), m.activation, m.dropout),
+        (vec![32], Activation::Sigmoid, 0.2)
+    );
+}
+
+#[test]
+fn unknown_keys_are_errors_naming_the_key() {
+    let e = parse("[model]\nkind = \"lenet\"\nconv_chanels = [4, 8]\n").unwrap_err();
+    assert!(e.contains("conv_chanels"), "{e}");
+    let e = parse("[model]\nkind = \"mlp\"\nhiden = [4]\n").unwrap_err();
+    assert!(e.contains("hiden"), "{e}");
+    // A LeNet key in an MLP table is unknown too.
+    let e = parse("[model]\nkind = \"mlp\"\nkernel_size = 3\n").unwrap_err();
+    assert!(e.contains("kernel_size"), "{e}");
+    let e = parse("[model]\nkind = \"resnet\"\n").unwrap_err();
+    assert!(e.contains("resnet"), "{e}");
+    let e = parse("[model]\nkind = \"lenet\"\npreset = \"alexnet\"\n").unwrap_err();
+    assert!(e.contains("alexnet"), "{e}");
+    let e = parse("[model]\nkind = \"lenet\"\nactivation = \"gelu\"\n").unwrap_err();
+    assert!(e.contains("gelu"), "{e}");
+    let e = parse("[model]\npreset = \"caffe2\"\n").unwrap_err();
+    assert!(e.contains("kind"), "{e}");
+}
+
+#[test]
+fn invalid_values_name_the_key() {
+    let lenet = |f: &dyn Fn(&mut LenetConfig)| {
+        let mut c = LenetConfig::default();
+        f(&mut c);
+        ModelConfig::Lenet(c)
+    };
+    let e = invalid(&lenet(&|c| c.conv_channels[1] = 0));
+    assert_eq!(e.key(), "conv_channels[1]");
+    let e = invalid(&lenet(&|c| c.kernel_size = 13));
+    assert_eq!(e.key(), "kernel_size");
+    assert!(
+        e.to_string()
+            .contains("8x8 feature map entering convolution 2"),
+        "{e}"
+    );
+    let e = invalid(&lenet(&|c| c.kernel_size = 29));
+    assert_eq!(e.key(), "kernel_size");
+    let e = invalid(&lenet(&|c| c.pool_size = 0));
+    assert_eq!(e.key(), "pool_size");
+    let e = invalid(&lenet(&|c| c.input_size = 30));
+    assert_eq!(e.key(), "input_size");
+    let e = invalid(&lenet(&|c| c.conv_dropout = vec![0.5]));
+    assert_eq!(e.key(), "conv_dropout");
+    let e = invalid(&lenet(&|c| c.fc_dropout = vec![1.0]));
+    assert_eq!(e.key(), "fc_dropout[0]");
+    let e = invalid(&lenet(&|c| c.fc_hidden = vec![0]));
+    assert_eq!(e.key(), "fc_hidden[0]");
+
+    let mut m = MlpConfig::default();
+    m.dropout = -0.1;
+    assert_eq!(invalid(&ModelConfig::Mlp(m.clone())).key(), "dropout");
+    m.dropout = f64::NAN;
+    assert_eq!(invalid(&ModelConfig::Mlp(m.clone())).key(), "dropout");
+    m.dropout = 0.0;
+    m.hidden = vec![10, 0];
+    assert_eq!(invalid(&ModelConfig::Mlp(m)).key(), "hidden[1]");
+
+    // init validates first instead of letting Burn panic.
+    let device = burn::tensor::Device::flex();
+    assert!(lenet(&|c| c.kernel_size = 40).init(&device).is_err());
+}
+
+#[test]
+fn lenet5_refuses_28_pixel_input() {
+    let c = parse("[model]\nkind = \"lenet\"\npreset = \"lenet5\"\ninput_size = 28\n").unwrap();
+    let e = invalid(&c);
+    assert_eq!(e.key(), "input_size");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("lenet5") && msg.contains("32") && msg.contains("28"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn serialized_config_round_trips() {
+    let mut configs: Vec<ModelConfig> = [
+        LenetPreset::Caffe2,
+        LenetPreset::MxnetTanh,
+        LenetPreset::Lenet5,
+        LenetPreset::CnnDropout,
+    ]
+    .into_iter()
+    .map(|p| ModelConfig::Lenet(LenetConfig::preset(p)))
+    .collect();
+    configs.extend(
+        [MlpPreset::Mxnet, MlpPreset::Caffe2].map(|p| ModelConfig::Mlp(MlpConfig::preset(p))),
+    );
+    let mut custom = MlpConfig::default();
+    custom.hidden = vec![7];
+    configs.push(ModelConfig::Mlp(custom));
+    for config in configs {
+        let text = toml::to_string(&config).unwrap();
+        let back: ModelConfig = toml::from_str(&text).unwrap();
+        assert_eq!(back, config, "{text}");
+    }
+}
