@@ -1,0 +1,346 @@
+//! Turning items into tensors: one u8 buffer per batch, then resize/pad/normalise on the device.
+
+use std::fmt;
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions, PadMode};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::{IMAGE_PIXELS, IMAGE_SIDE, MnistItem};
+
+/// How pixel values 0-255 become floats.
+///
+/// In TOML: `normalize = { mean = 0.1307, std = 0.3081 }` or `normalize = "unit"`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Normalization {
+    /// `(p / 255 - mean) / std`.
+    MeanStd {
+        /// Mean of the [0,1]-scaled training pixels.
+        mean: f32,
+        /// Their standard deviation.
+        std: f32,
+    },
+    /// `p / 255`, i.e. [0, 1].
+    Unit,
+}
+
+impl Default for Normalization {
+    /// The usual MNIST training-set statistics.
+    fn default() -> Self {
+        Normalization::MeanStd {
+            mean: 0.1307,
+            std: 0.3081,
+        }
+    }
+}
+
+impl Normalization {
+    /// The affine map `p * scale + offset` for raw pixel values p in 0..=255.
+    pub fn scale_offset(&self) -> (f32, f32) {
+        match *self {
+            Normalization::MeanStd { mean, std } => (1.0 / (255.0 * std), -mean / std),
+            Normalization::Unit => (1.0 / 255.0, 0.0),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MeanStdRepr {
+    mean: f32,
+    std: f32,
+}
+
+impl Serialize for Normalization {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Normalization::MeanStd { mean, std } => MeanStdRepr { mean, std }.serialize(s),
+            Normalization::Unit => s.serialize_str("unit"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Normalization {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Normalization;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("\"unit\" or a table { mean = <float>, std = <float> }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Normalization, E> {
+                match v {
+                    "unit" => Ok(Normalization::Unit),
+                    other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Normalization, A::Error> {
+                let r = MeanStdRepr::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                if !(r.std.is_finite() && r.std > 0.0 && r.mean.is_finite()) {
+                    return Err(de::Error::custom(format!(
+                        "normalization needs a finite mean and a positive std, found mean = {}, std = {}",
+                        r.mean, r.std
+                    )));
+                }
+                Ok(Normalization::MeanStd {
+                    mean: r.mean,
+                    std: r.std,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Optional resize to 32x32 for architectures that expect it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Resize {
+    /// Keep 28x28.
+    #[default]
+    None,
+    /// Bilinear upscale to 32x32, half-pixel centres (torchvision `Resize(32)`).
+    Bilinear32,
+    /// Zero-pad 2 pixels on each side (classic LeNet-5 input); padding equals background.
+    Pad32,
+}
+
+/// A batch: images `[B, 1, H, W]` (float) and class targets `[B]` (int).
+#[derive(Clone, Debug)]
+pub struct MnistBatch {
+    /// Normalised images.
+    pub images: Tensor<4>,
+    /// Labels 0-9.
+    pub targets: Tensor<1, Int>,
+}
+
+/// Builds [`MnistBatch`]es; the same transform serves training, evaluation and prediction.
+#[derive(Clone, Debug)]
+pub struct MnistBatcher {
+    normalization: Normalization,
+    resize: Resize,
+}
+
+impl Default for MnistBatcher {
+    fn default() -> Self {
+        Self::new(Normalization::default(), Resize::default())
+    }
+}
+
+impl MnistBatcher {
+    /// A batcher with the given pixel mapping and size.
+    pub fn new(normalization: Normalization, resize: Resize) -> Self {
+        Self {
+            normalization,
+            resize,
+        }
+    }
+
+    /// Side length of the produced images: 28, or 32 when resizing.
+    pub fn output_size(&self) -> usize {
+        match self.resize {
+            Resize::None => IMAGE_SIDE,
+            Resize::Bilinear32 | Resize::Pad32 => 32,
+        }
+    }
+
+    /// The normalisation in use.
+    pub fn normalization(&self) -> &Normalization {
+        &self.normalization
+    }
+
+    /// The resize in use.
+    pub fn resize(&self) -> Resize {
+        self.resize
+    }
+
+    /// Images as a `[B, 1, S, S]` float tensor on `device` (S = [`Self::output_size`]).
+    pub fn images(&self, images: &[[u8; IMAGE_PIXELS]], device: &Device) -> Tensor<4> {
+        // One allocation for the whole batch; conversion to float happens once, on upload.
+        let mut raw = Vec::with_capacity(images.len() * IMAGE_PIXELS);
+        for image in images {
+            raw.extend_from_slice(image);
+        }
+        let data = TensorData::new(raw, [images.len(), 1, IMAGE_SIDE, IMAGE_SIDE]);
+        let x = Tensor::<4>::from_data(data, device);
+        // Resize raw values first: bilinear is affine-invariant, and padding raw 0 then
+        // normalising makes the border exactly the normalised background.
+        let x = match self.resize {
+            Resize::None => x,
+            Resize::Pad32 => x.pad([(2, 2), (2, 2)], PadMode::Constant(0.0)),
+            Resize::Bilinear32 => interpolate(
+                x,
+                InterpolateOptions::new(InterpolateMode::Bilinear)
+                    .with_align_corners(false)
+                    .with_output_size([32, 32]),
+            ),
+        };
+        let (scale, offset) = self.normalization.scale_offset();
+        if offset == 0.0 {
+            x.mul_scalar(scale)
+        } else {
+            x.mul_scalar(scale).add_scalar(offset)
+        }
+    }
+
+    /// Labels as a `[B]` int tensor.
+    pub fn targets(&self, labels: &[u8], device: &Device) -> Tensor<1, Int> {
+        let data = TensorData::new(
+            labels.iter().map(|&l| i64::from(l)).collect::<Vec<_>>(),
+            [labels.len()],
+        );
+        Tensor::<1, Int>::from_data(data, device)
+    }
+}
+
+impl Batcher<MnistItem, MnistBatch> for MnistBatcher {
+    fn batch(&self, items: Vec<MnistItem>, device: &Device) -> MnistBatch {
+        let images: Vec<[u8; IMAGE_PIXELS]> = items.iter().map(|i| i.image).collect();
+        let labels: Vec<u8> = items.iter().map(|i| i.label).collect();
+        MnistBatch {
+            images: self.images(&images, device),
+            targets: self.targets(&labels, device),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device() -> Device {
+        Device::flex()
+    }
+
+    fn values(t: Tensor<4>) -> Vec<f32> {
+        t.into_data().try_to_vec_as::<f32>().unwrap()
+    }
+
+    fn item(label: u8) -> MnistItem {
+        let mut image = [0u8; IMAGE_PIXELS];
+        image[0] = 255;
+        image[14 * 28 + 14] = 100;
+        MnistItem { image, label }
+    }
+
+    #[test]
+    fn mean_std_and_unit_values() {
+        let b = MnistBatcher::default();
+        let batch = b.batch(vec![item(3), item(7)], &device());
+        assert_eq!(batch.images.dims(), [2, 1, 28, 28]);
+        let v = values(batch.images);
+        let expect = |p: f32| (p / 255.0 - 0.1307) / 0.3081;
+        assert!((v[14 * 28 + 14] - expect(100.0)).abs() < 1e-5);
+        assert!((v[784 + 1] - expect(0.0)).abs() < 1e-5);
+        assert_eq!(
+            batch.targets.into_data().try_to_vec_as::<i64>().unwrap(),
+            vec![3, 7]
+        );
+
+        let u = MnistBatcher::new(Normalization::Unit, Resize::None);
+        let v = values(u.images(&[item(0).image], &device()));
+        assert!((v[0] - 1.0).abs() < 1e-6);
+        assert_eq!(v[1], 0.0);
+    }
+
+    #[test]
+    fn pad_centres_image_with_normalised_background_border() {
+        let b = MnistBatcher::new(Normalization::default(), Resize::Pad32);
+        assert_eq!(b.output_size(), 32);
+        let img: [u8; IMAGE_PIXELS] = std::array::from_fn(|p| (p % 251) as u8 + 1);
+        let t = b.images(&[img], &device());
+        assert_eq!(t.dims(), [1, 1, 32, 32]);
+        let v = values(t);
+        let bg = (0.0 - 0.1307) / 0.3081;
+        for y in 0..32 {
+            for x in 0..32 {
+                let got = v[y * 32 + x];
+                if (2..30).contains(&y) && (2..30).contains(&x) {
+                    let p = img[(y - 2) * 28 + (x - 2)] as f32;
+                    assert!(
+                        (got - (p / 255.0 - 0.1307) / 0.3081).abs() < 1e-5,
+                        "({y},{x})"
+                    );
+                } else {
+                    assert!((got - bg).abs() < 1e-6, "border ({y},{x}) = {got}");
+                }
+            }
+        }
+    }
+
+    /// torchvision / PyTorch `interpolate(bilinear, align_corners=False)` reference.
+    fn reference_bilinear(img: &[u8; IMAGE_PIXELS], out: usize) -> Vec<f32> {
+        let scale = 28.0 / out as f32;
+        let src = |o: usize| {
+            let s = ((o as f32 + 0.5) * scale - 0.5).max(0.0);
+            let i0 = (s.floor() as usize).min(27);
+            let i1 = (i0 + 1).min(27);
+            (i0, i1, s - i0 as f32)
+        };
+        let mut v = Vec::new();
+        for oy in 0..out {
+            let (y0, y1, fy) = src(oy);
+            for ox in 0..out {
+                let (x0, x1, fx) = src(ox);
+                let p = |y: usize, x: usize| img[y * 28 + x] as f32;
+                let top = p(y0, x0) * (1.0 - fx) + p(y0, x1) * fx;
+                let bot = p(y1, x0) * (1.0 - fx) + p(y1, x1) * fx;
+                v.push(top * (1.0 - fy) + bot * fy);
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn bilinear_matches_half_pixel_reference() {
+        let b = MnistBatcher::new(Normalization::Unit, Resize::Bilinear32);
+        let img: [u8; IMAGE_PIXELS] = std::array::from_fn(|p| ((p * 37) % 256) as u8);
+        let t = b.images(&[img, img], &device());
+        assert_eq!(t.dims(), [2, 1, 32, 32]);
+        let v = values(t);
+        let r = reference_bilinear(&img, 32);
+        for (i, (got, want)) in v.iter().zip(r.iter().chain(r.iter())).enumerate() {
+            assert!(
+                (got - want / 255.0).abs() < 1e-4,
+                "pixel {i}: {got} vs {}",
+                want / 255.0
+            );
+        }
+    }
+
+    #[test]
+    fn normalization_toml_forms() {
+        #[derive(Serialize, Deserialize, Debug, PartialEq)]
+        struct C {
+            normalize: Normalization,
+            resize: Resize,
+        }
+        let c: C = toml::from_str("normalize = \"unit\"\nresize = \"pad32\"").unwrap();
+        assert_eq!(c.normalize, Normalization::Unit);
+        assert_eq!(c.resize, Resize::Pad32);
+        let c: C =
+            toml::from_str("normalize = { mean = 0.5, std = 0.25 }\nresize = \"bilinear32\"")
+                .unwrap();
+        assert_eq!(
+            c.normalize,
+            Normalization::MeanStd {
+                mean: 0.5,
+                std: 0.25
+            }
+        );
+        let back: C = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        assert!(
+            toml::from_str::<C>("normalize = { mean = 0.5, std = 0.25, x = 1 }\nresize = \"none\"")
+                .is_err()
+        );
+        assert!(toml::from_str::<C>("normalize = \"z\"\nresize = \"none\"").is_err());
+        assert!(
+            toml::from_str::<C>("normalize = { mean = 0.5, std = 0.0 }\nresize = \"none\"")
+                .is_err()
+        );
+    }
+}

