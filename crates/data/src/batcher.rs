@@ -3,8 +3,7 @@
 use std::fmt;
 
 use burn::data::dataloader::batcher::Batcher;
-use burn::tensor::module::interpolate;
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions, PadMode};
+use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -171,12 +170,7 @@ impl MnistBatcher {
         let x = match self.resize {
             Resize::None => x,
             Resize::Pad32 => x.pad([(2, 2), (2, 2)], PadMode::Constant(0.0)),
-            Resize::Bilinear32 => interpolate(
-                x,
-                InterpolateOptions::new(InterpolateMode::Bilinear)
-                    .with_align_corners(false)
-                    .with_output_size([32, 32]),
-            ),
+            Resize::Bilinear32 => bilinear_32(x, device),
         };
         let (scale, offset) = self.normalization.scale_offset();
         if offset == 0.0 {
@@ -194,6 +188,37 @@ impl MnistBatcher {
         );
         Tensor::<1, Int>::from_data(data, device)
     }
+}
+
+/// Interpolation matrix `[out, in]` of 1-D linear resampling with half-pixel centres and
+/// edge clamping, i.e. PyTorch's `interpolate(mode="bilinear", align_corners=False)` per axis.
+fn linear_resize_matrix(input: usize, output: usize) -> Vec<f32> {
+    let mut m = vec![0f32; output * input];
+    let scale = input as f32 / output as f32;
+    let last = input.saturating_sub(1);
+    for o in 0..output {
+        let src = ((o as f32 + 0.5) * scale - 0.5).max(0.0);
+        let i0 = (src.floor() as usize).min(last);
+        let i1 = (i0 + 1).min(last);
+        let frac = src - i0 as f32;
+        if let Some(w) = m.get_mut(o * input + i0) {
+            *w += 1.0 - frac;
+        }
+        if let Some(w) = m.get_mut(o * input + i1) {
+            *w += frac;
+        }
+    }
+    m
+}
+
+/// Bilinear 28 -> 32 as two matmuls (`Ry X Rx^T`): bilinear is separable, and matmul is
+/// much faster than the generic `interpolate` kernel on CPU backends (measured ~20x on flex).
+/// Same numbers as `burn::tensor::module::interpolate` with `Bilinear`, `align_corners = false`.
+fn bilinear_32(x: Tensor<4>, device: &Device) -> Tensor<4> {
+    let m = linear_resize_matrix(IMAGE_SIDE, 32);
+    let ry = Tensor::<4>::from_data(TensorData::new(m, [1, 1, 32, IMAGE_SIDE]), device);
+    let rx_t = ry.clone().swap_dims(2, 3);
+    ry.matmul(x).matmul(rx_t)
 }
 
 impl Batcher<MnistItem, MnistBatch> for MnistBatcher {
@@ -308,6 +333,27 @@ mod tests {
                 "pixel {i}: {got} vs {}",
                 want / 255.0
             );
+        }
+    }
+
+    #[test]
+    fn matmul_bilinear_equals_burn_interpolate() {
+        use burn::tensor::module::interpolate;
+        use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+        let img: [u8; IMAGE_PIXELS] = std::array::from_fn(|p| ((p * 91) % 256) as u8);
+        let x = MnistBatcher::new(Normalization::Unit, Resize::None).images(&[img], &device());
+        let want = values(interpolate(
+            x,
+            InterpolateOptions::new(InterpolateMode::Bilinear)
+                .with_align_corners(false)
+                .with_output_size([32, 32]),
+        ));
+        let got = values(
+            MnistBatcher::new(Normalization::Unit, Resize::Bilinear32).images(&[img], &device()),
+        );
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-5, "{g} vs {w}");
         }
     }
 
