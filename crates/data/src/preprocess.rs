@@ -126,10 +126,11 @@ pub fn mnist_style(image: &DynamicImage) -> Result<[u8; IMAGE_PIXELS], Preproces
     for (x, y, p) in digit.enumerate_pixels() {
         let (tx, ty) = (i64::from(x) + ox, i64::from(y) + oy);
         // Clip what a lopsided digit pushes off the field, as MNIST's shift did.
-        if (0..IMAGE_SIDE as i64).contains(&tx) && (0..IMAGE_SIDE as i64).contains(&ty) {
-            if let Some(slot) = out.get_mut(ty as usize * IMAGE_SIDE + tx as usize) {
-                *slot = p.0[0];
-            }
+        if (0..IMAGE_SIDE as i64).contains(&tx)
+            && (0..IMAGE_SIDE as i64).contains(&ty)
+            && let Some(slot) = out.get_mut(ty as usize * IMAGE_SIDE + tx as usize)
+        {
+            *slot = p.0[0];
         }
     }
     Ok(out)
