@@ -140,14 +140,16 @@ fn invalid_values_name_the_key() {
     let e = invalid(&lenet(&|c| c.fc_hidden = vec![0]));
     assert_eq!(e.key(), "fc_hidden[0]");
 
-    let mut m = MlpConfig::default();
-    m.dropout = -0.1;
-    assert_eq!(invalid(&ModelConfig::Mlp(m.clone())).key(), "dropout");
-    m.dropout = f64::NAN;
-    assert_eq!(invalid(&ModelConfig::Mlp(m.clone())).key(), "dropout");
-    m.dropout = 0.0;
-    m.hidden = vec![10, 0];
-    assert_eq!(invalid(&ModelConfig::Mlp(m)).key(), "hidden[1]");
+    let mlp = |dropout, hidden| {
+        ModelConfig::Mlp(MlpConfig {
+            dropout,
+            hidden,
+            ..MlpConfig::default()
+        })
+    };
+    assert_eq!(invalid(&mlp(-0.1, vec![8])).key(), "dropout");
+    assert_eq!(invalid(&mlp(f64::NAN, vec![8])).key(), "dropout");
+    assert_eq!(invalid(&mlp(0.0, vec![10, 0])).key(), "hidden[1]");
 
     // init validates first instead of letting Burn panic.
     let device = burn::tensor::Device::flex();
@@ -180,9 +182,10 @@ fn serialized_config_round_trips() {
     configs.extend(
         [MlpPreset::Mxnet, MlpPreset::Caffe2].map(|p| ModelConfig::Mlp(MlpConfig::preset(p))),
     );
-    let mut custom = MlpConfig::default();
-    custom.hidden = vec![7];
-    configs.push(ModelConfig::Mlp(custom));
+    configs.push(ModelConfig::Mlp(MlpConfig {
+        hidden: vec![7],
+        ..MlpConfig::default()
+    }));
     for config in configs {
         let text = toml::to_string(&config).unwrap();
         let back: ModelConfig = toml::from_str(&text).unwrap();
