@@ -1,0 +1,216 @@
+//! The artifact directory: one run's config, checkpoints, model, metrics and pictures.
+//!
+//! ```text
+//! artifacts/lenet/
+//!   config.toml     the resolved training config        model.toml, model.bpk   the final model
+//!   run.json        backend, device, versions           metrics.json            test results + history
+//!   history.json    per-epoch numbers, saved each epoch checkpoint/             model/optim/scheduler-N.bpk
+//!   train/, valid/  Burn's metric logs                  *.png, parameters.txt   pictures and statistics
+//! ```
+//!
+//! Every file is written to a temp file and renamed into place, so none is ever half-written.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::checkpoint;
+use crate::config::{DataConfig, TrainConfig};
+use crate::error::Error;
+use crate::progress::History;
+use crate::train::Resume;
+use data::{DatasetKind, MnistBatcher, Normalization, Resize};
+
+pub const CONFIG: &str = "config.toml";
+pub const RUN: &str = "run.json";
+pub const HISTORY: &str = "history.json";
+pub const METRICS: &str = "metrics.json";
+pub const INPUT: &str = "input.toml";
+
+/// What trained the model, recorded so results can be compared honestly.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub backend: String,
+    pub device: String,
+    pub burn_version: String,
+    pub model: String,
+    pub parameters: usize,
+}
+
+impl RunInfo {
+    pub fn new(backend: Backend, device: &Device, config: &TrainConfig) -> Self {
+        Self {
+            backend: backend.name().to_string(),
+            device: format!("{device:?}"),
+            burn_version: "0.22.1".to_string(),
+            model: config.model.describe(),
+            parameters: config
+                .model
+                .init(device)
+                .map(|m| m.num_params())
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// What a model expects as input, saved beside it so `predict` and `eval` need no training config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    pub dataset: DatasetKind,
+    pub normalize: Normalization,
+    pub resize: Resize,
+}
+
+impl From<&DataConfig> for InputSpec {
+    fn from(data: &DataConfig) -> Self {
+        Self {
+            dataset: data.dataset,
+            normalize: data.normalize.clone(),
+            resize: data.resize,
+        }
+    }
+}
+
+impl InputSpec {
+    pub fn batcher(&self) -> MnistBatcher {
+        MnistBatcher::new(self.normalize.clone(), self.resize)
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<(), Error> {
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| Error::Usage(format!("cannot write the input spec as TOML: {e}")))?;
+        write_atomic(&dir.join(INPUT), text.as_bytes())
+    }
+
+    pub fn load(dir: &Path) -> Result<Self, Error> {
+        let path = dir.join(INPUT);
+        let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
+        toml::from_str(&text).map_err(|source| Error::ConfigSyntax {
+            path,
+            source: Box::new(source),
+        })
+    }
+}
+
+pub fn history_path(dir: &Path) -> PathBuf {
+    dir.join(HISTORY)
+}
+
+/// A new run in `dir` clears what an earlier run left, so that nothing mixes two runs.
+pub fn start_fresh(dir: &Path) -> Result<(), Error> {
+    for file in [
+        HISTORY,
+        METRICS,
+        INPUT,
+        "experiment.log",
+        "model.bpk",
+        "model.toml",
+    ] {
+        remove(&dir.join(file))?;
+    }
+    for sub in ["checkpoint", "train", "valid"] {
+        let path = dir.join(sub);
+        if path.exists() {
+            std::fs::remove_dir_all(&path).map_err(Error::io(&path))?;
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(Error::io(dir))
+}
+
+fn remove(path: &Path) -> Result<(), Error> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// Picks the checkpoint to resume from and checks it was made by the same network.
+pub fn check_resume(dir: &Path, config: &TrainConfig, resume: Resume) -> Result<usize, Error> {
+    let saved_path = dir.join(CONFIG);
+    if !saved_path.is_file() {
+        return Err(Error::Resume(format!(
+            "{} holds no earlier run (no {CONFIG}); train without --resume first",
+            dir.display()
+        )));
+    }
+    let saved = TrainConfig::load(&saved_path)?;
+    if saved.model != config.model {
+        return Err(Error::Resume(format!(
+            "the checkpoints in {} were made by model `{}` ({}), but the config asks for `{}`; \
+             use the same [model] section or another --artifacts directory",
+            dir.display(),
+            saved.model.describe(),
+            saved_path.display(),
+            config.model.describe()
+        )));
+    }
+    let checkpoints = checkpoint::dir(dir);
+    let epochs = checkpoint::complete_epochs(&checkpoints);
+    match resume {
+        Resume::Latest => epochs.last().copied().ok_or_else(|| {
+            Error::Resume(format!(
+                "no complete checkpoint in {}",
+                checkpoints.display()
+            ))
+        }),
+        Resume::Epoch(epoch) if epochs.contains(&epoch) => Ok(epoch),
+        Resume::Epoch(epoch) => Err(Error::Resume(format!(
+            "no complete checkpoint for epoch {epoch} in {} (found: {})",
+            checkpoints.display(),
+            if epochs.is_empty() {
+                "none".to_string()
+            } else {
+                epochs
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ))),
+    }
+}
+
+pub fn save_config(dir: &Path, config: &TrainConfig) -> Result<(), Error> {
+    let text = toml::to_string_pretty(config)
+        .map_err(|e| Error::Usage(format!("cannot write the config as TOML: {e}")))?;
+    write_atomic(&dir.join(CONFIG), text.as_bytes())
+}
+
+pub fn save_run_info(dir: &Path, info: &RunInfo) -> Result<(), Error> {
+    write_json(&dir.join(RUN), info)
+}
+
+pub fn load_run_info(dir: &Path) -> Option<RunInfo> {
+    read_json(&dir.join(RUN))
+}
+
+/// The history of earlier epochs; none when the file is missing or unreadable.
+pub fn load_history(dir: &Path) -> History {
+    read_json(&history_path(dir)).unwrap_or_default()
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Usage(format!("cannot encode {}: {e}", path.display())))?;
+    write_atomic(path, text.as_bytes())
+}
+
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(Error::io(dir))?;
+    file.write_all(bytes).map_err(Error::io(path))?;
+    file.persist(path).map_err(|e| Error::io(path)(e.error))?;
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! Which Burn backend runs the work. Cargo features decide what is compiled in; `--backend`
+//! picks among those at run time. The training code itself never names a backend.
+
+use burn::tensor::Device;
+use clap::ValueEnum;
+
+#[cfg(not(any(
+    feature = "flex",
+    feature = "ndarray",
+    feature = "wgpu",
+    feature = "cuda"
+)))]
+compile_error!("enable at least one backend feature: flex, ndarray, wgpu or cuda");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// Burn's fast CPU backend.
+    #[cfg(feature = "flex")]
+    Flex,
+    /// The older ndarray CPU backend.
+    #[cfg(feature = "ndarray")]
+    Ndarray,
+    /// GPU through wgpu (Vulkan, Metal, DX12; lavapipe on a machine without a GPU).
+    #[cfg(feature = "wgpu")]
+    Wgpu,
+    /// NVIDIA GPU through CUDA.
+    #[cfg(feature = "cuda")]
+    Cuda,
+}
+
+impl Backend {
+    /// The GPU when one is compiled in, else the fastest CPU backend.
+    pub fn preferred() -> Self {
+        #[cfg(feature = "cuda")]
+        return Self::Cuda;
+        #[cfg(all(feature = "wgpu", not(feature = "cuda")))]
+        return Self::Wgpu;
+        #[cfg(all(feature = "flex", not(any(feature = "wgpu", feature = "cuda"))))]
+        return Self::Flex;
+        #[cfg(all(
+            feature = "ndarray",
+            not(any(feature = "flex", feature = "wgpu", feature = "cuda"))
+        ))]
+        return Self::Ndarray;
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            #[cfg(feature = "flex")]
+            Self::Flex => "flex",
+            #[cfg(feature = "ndarray")]
+            Self::Ndarray => "ndarray",
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu => "wgpu",
+            #[cfg(feature = "cuda")]
+            Self::Cuda => "cuda",
+        }
+    }
+
+    pub fn device(self) -> Device {
+        match self {
+            #[cfg(feature = "flex")]
+            Self::Flex => Device::flex(),
+            #[cfg(feature = "ndarray")]
+            Self::Ndarray => Device::ndarray(),
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu => Device::wgpu(Default::default()),
+            #[cfg(feature = "cuda")]
+            Self::Cuda => Device::cuda(burn::tensor::DeviceIndex::Default),
+        }
+    }
+}

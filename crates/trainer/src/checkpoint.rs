@@ -1,0 +1,179 @@
+//! Checkpoints that survive a crash: Burn's `FileCheckpointer` layout (`checkpoint/model-N.bpk`,
+//! `optim-N.bpk`, `scheduler-N.bpk`), written through a temp file and a rename so that a run killed
+//! at any moment leaves only whole files, and a strategy that saves every N epochs and keeps the
+//! last few.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::train::checkpoint::{
+    Checkpoint, Checkpointer, CheckpointerError, CheckpointingAction, CheckpointingStrategy,
+};
+use burn::train::metric::store::EventStoreClient;
+
+/// The three records Burn's Learner checkpoints, by file-name prefix.
+pub const PARTS: [&str; 3] = ["model", "optim", "scheduler"];
+
+pub fn dir(artifacts: &Path) -> PathBuf {
+    artifacts.join("checkpoint")
+}
+
+pub fn path(dir: &Path, part: &str, epoch: usize) -> PathBuf {
+    dir.join(format!("{part}-{epoch}.bpk"))
+}
+
+/// Saves one record kind (model, optimizer or scheduler) per epoch, atomically.
+pub struct AtomicFileCheckpointer {
+    dir: PathBuf,
+    part: &'static str,
+}
+
+impl AtomicFileCheckpointer {
+    pub fn new(dir: &Path, part: &'static str) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            part,
+        }
+    }
+}
+
+impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
+    fn save(&self, epoch: usize, record: R) -> Result<(), CheckpointerError> {
+        let bytes = record
+            .checkpoint_into_bytes()
+            .map_err(CheckpointerError::Record)?;
+        let mut file =
+            tempfile::NamedTempFile::new_in(&self.dir).map_err(CheckpointerError::IOError)?;
+        file.write_all(&bytes).map_err(CheckpointerError::IOError)?;
+        // Flush to disk before the rename makes the file visible, so a crash never exposes a torn file.
+        file.as_file()
+            .sync_all()
+            .map_err(CheckpointerError::IOError)?;
+        file.persist(path(&self.dir, self.part, epoch))
+            .map_err(|e| CheckpointerError::IOError(e.error))?;
+        Ok(())
+    }
+
+    fn restore(&self, epoch: usize) -> Result<R, CheckpointerError> {
+        R::load(path(&self.dir, self.part, epoch))
+    }
+
+    fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
+        match std::fs::remove_file(path(&self.dir, self.part, epoch)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(CheckpointerError::IOError(e))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Save every `every` epochs and after the last one; keep the newest `keep` checkpoints.
+pub struct EveryNKeepLast {
+    pub every: usize,
+    pub keep: usize,
+    pub last_epoch: usize,
+    /// Epochs saved so far, oldest first, including those found on disk when resuming.
+    pub saved: Vec<usize>,
+}
+
+impl CheckpointingStrategy for EveryNKeepLast {
+    fn checkpointing(&mut self, epoch: usize, _: &EventStoreClient) -> Vec<CheckpointingAction> {
+        self.actions(epoch)
+    }
+}
+
+impl EveryNKeepLast {
+    fn actions(&mut self, epoch: usize) -> Vec<CheckpointingAction> {
+        if epoch % self.every != 0 && epoch != self.last_epoch {
+            return Vec::new();
+        }
+        self.saved.retain(|&e| e != epoch);
+        self.saved.push(epoch);
+        let mut actions = vec![CheckpointingAction::Save];
+        while self.saved.len() > self.keep {
+            actions.push(CheckpointingAction::Delete(self.saved.remove(0)));
+        }
+        actions
+    }
+}
+
+/// Removes the temp files of saves that a killed run never finished.
+pub fn remove_partial(dir: &Path) -> std::io::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(".tmp") {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Epochs with all three parts on disk, oldest first.
+pub fn complete_epochs(dir: &Path) -> Vec<usize> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut epochs: Vec<usize> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|name| {
+            name.strip_prefix("model-")?
+                .strip_suffix(".bpk")?
+                .parse()
+                .ok()
+        })
+        .filter(|&epoch| PARTS.iter().all(|part| path(dir, part, epoch).is_file()))
+        .collect();
+    epochs.sort_unstable();
+    epochs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strategy(every: usize, keep: usize, last: usize) -> EveryNKeepLast {
+        EveryNKeepLast {
+            every,
+            keep,
+            last_epoch: last,
+            saved: Vec::new(),
+        }
+    }
+
+    fn run(mut s: EveryNKeepLast, epochs: usize) -> Vec<(usize, Vec<CheckpointingAction>)> {
+        (1..=epochs)
+            .map(|epoch| (epoch, s.actions(epoch)))
+            .collect()
+    }
+
+    #[test]
+    fn saves_every_n_and_the_last_epoch_keeping_the_newest() {
+        use CheckpointingAction::{Delete, Save};
+        let actions = run(strategy(2, 2, 5), 5);
+        assert_eq!(
+            actions,
+            vec![
+                (1, vec![]),
+                (2, vec![Save]),
+                (3, vec![]),
+                (4, vec![Save]),
+                (5, vec![Save, Delete(2)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn only_epochs_with_every_part_count_as_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        for part in PARTS {
+            std::fs::write(path(dir.path(), part, 1), b"x").unwrap();
+            std::fs::write(path(dir.path(), part, 3), b"x").unwrap();
+        }
+        // Epoch 4 was cut short after the model was written.
+        std::fs::write(path(dir.path(), "model", 4), b"x").unwrap();
+        assert_eq!(complete_epochs(dir.path()), vec![1, 3]);
+    }
+}

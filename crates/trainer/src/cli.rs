@@ -1,0 +1,195 @@
+//! The command line: `trainer [train] --config FILE`, `eval`, `predict`, `fetch`, `export-tsv`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use data::DatasetKind;
+
+use crate::backend::Backend;
+use crate::train::Resume;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "trainer",
+    version,
+    about = "Train, evaluate and use MNIST digit classifiers built with Burn",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Without a subcommand, `trainer --config FILE` trains.
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model from a TOML config (the default command).
+    Train(TrainArgs),
+    /// Evaluate a saved model on the 10,000 test images and write a report.
+    Eval(EvalArgs),
+    /// Predict the digit (or clothing class) in image files with a saved model.
+    Predict(PredictArgs),
+    /// Find, download and verify the dataset files.
+    Fetch(FetchArgs),
+    /// Write images in the seed tutorials' tab-separated text format.
+    ExportTsv(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The training config (see configs/).
+    #[arg(long, short, value_name = "FILE", required = true)]
+    pub config: Option<PathBuf>,
+    /// Total number of epochs, overriding training.epochs (with --resume: the epoch to stop at).
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
+    /// Artifact directory [default: output.dir, else artifacts/<config name>].
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+    /// Dataset directory, overriding data.dir and $MNIST_DATA_DIR.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Random seed for weights and shuffling, overriding training.seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Continue from the newest complete checkpoint, or from the given epoch's.
+    #[arg(long, value_name = "EPOCH", num_args = 0..=1, default_missing_value = "latest",
+          value_parser = parse_resume)]
+    pub resume: Option<Resume>,
+    #[command(flatten)]
+    pub backend: BackendArg,
+}
+
+#[derive(Debug, Args)]
+pub struct BackendArg {
+    /// Compute backend, among those compiled in [default: the GPU if compiled in, else flex].
+    #[arg(long, value_enum)]
+    pub backend: Option<Backend>,
+}
+
+impl BackendArg {
+    pub fn get(&self) -> Backend {
+        self.backend.unwrap_or_else(Backend::preferred)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A model directory (an artifact directory after training).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Dataset directory, overriding $MNIST_DATA_DIR.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Where to write the report [default: the model directory].
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub backend: BackendArg,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// A model directory (an artifact directory after training).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// PNG, JPEG, BMP or PGM files, any size and colour.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+    /// Print a JSON array instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub backend: BackendArg,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// `mnist` or `fashion-mnist`.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: DatasetKind,
+    /// Dataset directory [default: $MNIST_DATA_DIR, else the user cache].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// `mnist` or `fashion-mnist`.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: DatasetKind,
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "test")]
+    pub split: SplitArg,
+    /// Write the first N images only.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// The .tsv file to write.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum SplitArg {
+    Train,
+    Test,
+}
+
+impl From<SplitArg> for data::Split {
+    fn from(arg: SplitArg) -> Self {
+        match arg {
+            SplitArg::Train => data::Split::Train,
+            SplitArg::Test => data::Split::Test,
+        }
+    }
+}
+
+fn parse_resume(value: &str) -> Result<Resume, String> {
+    if value == "latest" {
+        return Ok(Resume::Latest);
+    }
+    match value.parse() {
+        Ok(epoch) if epoch > 0 => Ok(Resume::Epoch(epoch)),
+        _ => Err(format!(
+            "expected an epoch number (1 or more), got `{value}`"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn resume_takes_an_optional_epoch() {
+        let cli =
+            Cli::try_parse_from(["trainer", "--config", "c.toml", "--resume", "--epochs", "6"])
+                .unwrap();
+        assert_eq!(cli.train.resume, Some(Resume::Latest));
+        assert_eq!(cli.train.epochs, Some(6));
+        let cli =
+            Cli::try_parse_from(["trainer", "train", "-c", "c.toml", "--resume", "2"]).unwrap();
+        let Some(Command::Train(args)) = cli.command else {
+            panic!("expected train")
+        };
+        assert_eq!(args.resume, Some(Resume::Epoch(2)));
+        assert!(Cli::try_parse_from(["trainer", "-c", "c.toml", "--resume", "zero"]).is_err());
+    }
+
+    #[test]
+    fn subcommands_do_not_need_a_config() {
+        let cli = Cli::try_parse_from(["trainer", "fetch", "--dataset", "fashion-mnist"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Fetch(_))));
+        assert!(Cli::try_parse_from(["trainer"]).is_err());
+    }
+}

@@ -1,0 +1,421 @@
+//! The training config: one TOML file that says what to train, on what, and how.
+//!
+//! Every section but `[model]` has defaults, unknown keys are rejected, and
+//! [`TrainConfig::validate`] names the key of any value out of range.
+
+use std::path::{Path, PathBuf};
+
+use data::{DatasetKind, Normalization, Resize};
+use model::ModelConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub data: DataConfig,
+    #[serde(default)]
+    pub training: TrainingConfig,
+    #[serde(default)]
+    pub optimizer: OptimizerConfig,
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
+    #[serde(default)]
+    pub checkpoint: CheckpointConfig,
+    #[serde(default)]
+    pub output: OutputConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// `mnist` or `fashion-mnist`.
+    pub dataset: DatasetKind,
+    /// Where the IDX files live; unset means `$MNIST_DATA_DIR`, then the user cache.
+    pub dir: Option<PathBuf>,
+    pub normalize: Normalization,
+    /// `none`, `bilinear32` (torchvision's `Resize(32)`) or `pad32` (classic LeNet-5).
+    pub resize: Resize,
+    /// The last N training images are held out for validation; 0 validates on the test set.
+    pub validation: usize,
+    /// Train on the first N training images only (the Caffe2 seed uses 1,000).
+    pub limit: Option<usize>,
+    /// Read the seed tutorial's tab-separated text files instead of the dataset's IDX files.
+    pub tsv: Option<TsvFiles>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TsvFiles {
+    pub train: PathBuf,
+    pub test: PathBuf,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            dataset: DatasetKind::Mnist,
+            dir: None,
+            normalize: Normalization::default(),
+            resize: Resize::None,
+            validation: 5_000,
+            limit: None,
+            tsv: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainingConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub seed: u64,
+    /// Dataloader worker threads; 0 batches on the training thread.
+    pub workers: usize,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 64,
+            seed: 42,
+            workers: 1,
+        }
+    }
+}
+
+/// The optimizer, with the base learning rate that the schedule starts from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum OptimizerConfig {
+    Sgd {
+        lr: f64,
+        #[serde(default)]
+        momentum: f64,
+        #[serde(default)]
+        nesterov: bool,
+        #[serde(default)]
+        weight_decay: f64,
+    },
+    Adam {
+        lr: f64,
+        #[serde(default)]
+        weight_decay: f64,
+    },
+    AdamW {
+        lr: f64,
+        #[serde(default = "default_adamw_decay")]
+        weight_decay: f64,
+    },
+}
+
+fn default_adamw_decay() -> f64 {
+    1e-4
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        Self::Sgd {
+            lr: 0.01,
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+impl OptimizerConfig {
+    pub fn lr(&self) -> f64 {
+        match self {
+            Self::Sgd { lr, .. } | Self::Adam { lr, .. } | Self::AdamW { lr, .. } => *lr,
+        }
+    }
+}
+
+/// How the learning rate changes; every schedule steps once per iteration, as Burn's Learner does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ScheduleConfig {
+    #[default]
+    Constant,
+    /// Multiply by `gamma` every `every_epochs` epochs (PyTorch's `StepLR`).
+    Step { every_epochs: usize, gamma: f64 },
+    /// Multiply by `gamma` every iteration (the Caffe2 seed's `exp` policy).
+    Exponential { gamma: f64 },
+    /// Cosine annealing from the base rate to `min_lr` over the configured epochs.
+    Cosine {
+        #[serde(default)]
+        min_lr: f64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckpointConfig {
+    /// Save model, optimizer and schedule state every N epochs (and after the last one).
+    pub every: usize,
+    /// How many checkpoints to keep on disk.
+    pub keep: usize,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        Self { every: 1, keep: 2 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// The artifact directory; unset means `artifacts/<config file name>`.
+    pub dir: Option<PathBuf>,
+}
+
+impl TrainConfig {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let config: Self = toml::from_str(&text).map_err(|source| Error::ConfigSyntax {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })?;
+        config.validate().map_err(|message| Error::ConfigValue {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// Checks the values serde cannot: each message starts with the offending key.
+    pub fn validate(&self) -> Result<(), String> {
+        self.model.validate().map_err(|e| format!("model: {e}"))?;
+        let input = self.model.input_size();
+        let side =
+            data::MnistBatcher::new(self.data.normalize.clone(), self.data.resize).output_size();
+        if input != side {
+            return Err(format!(
+                "data.resize: the model `{}` expects {input}x{input} images but `resize = \"{}\"` gives {side}x{side}; use resize = \"{}\"",
+                self.model.describe(),
+                resize_name(self.data.resize),
+                if input == 32 {
+                    "bilinear32\" or \"pad32"
+                } else {
+                    "none"
+                },
+            ));
+        }
+        if let Normalization::MeanStd { mean, std } = self.data.normalize
+            && !(std.is_finite() && std > 0.0 && mean.is_finite())
+        {
+            return Err(format!(
+                "data.normalize: std must be positive and mean finite, got mean {mean}, std {std}"
+            ));
+        }
+        if self.data.limit == Some(0) {
+            return Err("data.limit: must be at least 1 (leave it out to use every image)".into());
+        }
+        let t = &self.training;
+        if t.epochs == 0 {
+            return Err("training.epochs: must be at least 1".into());
+        }
+        if t.batch_size == 0 {
+            return Err("training.batch_size: must be at least 1".into());
+        }
+        positive("optimizer.lr", self.optimizer.lr())?;
+        match self.optimizer {
+            OptimizerConfig::Sgd {
+                momentum,
+                weight_decay,
+                nesterov,
+                ..
+            } => {
+                if !(0.0..1.0).contains(&momentum) {
+                    return Err(format!(
+                        "optimizer.momentum: must be in [0, 1), got {momentum}"
+                    ));
+                }
+                if nesterov && momentum == 0.0 {
+                    return Err("optimizer.nesterov: needs a momentum above 0".into());
+                }
+                non_negative("optimizer.weight_decay", weight_decay)?;
+            }
+            OptimizerConfig::Adam { weight_decay, .. }
+            | OptimizerConfig::AdamW { weight_decay, .. } => {
+                non_negative("optimizer.weight_decay", weight_decay)?;
+            }
+        }
+        match self.schedule {
+            ScheduleConfig::Constant => {}
+            ScheduleConfig::Step {
+                every_epochs,
+                gamma,
+            } => {
+                if every_epochs == 0 {
+                    return Err("schedule.every_epochs: must be at least 1".into());
+                }
+                unit_interval("schedule.gamma", gamma)?;
+            }
+            ScheduleConfig::Exponential { gamma } => unit_interval("schedule.gamma", gamma)?,
+            ScheduleConfig::Cosine { min_lr } => {
+                non_negative("schedule.min_lr", min_lr)?;
+                if min_lr >= self.optimizer.lr() {
+                    return Err(format!(
+                        "schedule.min_lr: must be below optimizer.lr ({}), got {min_lr}",
+                        self.optimizer.lr()
+                    ));
+                }
+            }
+        }
+        if self.checkpoint.every == 0 {
+            return Err("checkpoint.every: must be at least 1".into());
+        }
+        if self.checkpoint.keep == 0 {
+            return Err("checkpoint.keep: must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+fn resize_name(resize: Resize) -> &'static str {
+    match resize {
+        Resize::None => "none",
+        Resize::Bilinear32 => "bilinear32",
+        Resize::Pad32 => "pad32",
+    }
+}
+
+fn positive(key: &str, value: f64) -> Result<(), String> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(format!("{key}: must be a positive number, got {value}"))
+    }
+}
+
+fn non_negative(key: &str, value: f64) -> Result<(), String> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(format!("{key}: must be zero or positive, got {value}"))
+    }
+}
+
+fn unit_interval(key: &str, value: f64) -> Result<(), String> {
+    if value > 0.0 && value <= 1.0 {
+        Ok(())
+    } else {
+        Err(format!("{key}: must be in (0, 1], got {value}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<TrainConfig, String> {
+        let config: TrainConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    const MINIMAL: &str = "[model]\nkind = \"lenet\"\npreset = \"caffe2\"\n";
+
+    #[test]
+    fn defaults_fill_every_section_but_the_model() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(config.training.batch_size, 64);
+        assert_eq!(config.data.validation, 5_000);
+        assert_eq!(config.schedule, ScheduleConfig::Constant);
+        assert_eq!(config.checkpoint, CheckpointConfig { every: 1, keep: 2 });
+    }
+
+    #[test]
+    fn the_model_section_is_required() {
+        let err = parse("[training]\nepochs = 1\n").unwrap_err();
+        assert!(err.contains("model"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let err = parse(&format!("{MINIMAL}[training]\nepoch = 3\n")).unwrap_err();
+        assert!(err.contains("epoch"), "{err}");
+        let err = parse(&format!(
+            "{MINIMAL}[optimizer]\nkind = \"sgd\"\nlr = 0.1\nbeta = 1\n"
+        ))
+        .unwrap_err();
+        assert!(err.contains("beta"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let err = parse(&format!("{MINIMAL}[training]\nbatch_size = \"big\"\n")).unwrap_err();
+        assert!(err.contains("batch_size"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_key() {
+        let cases = [
+            ("[training]\nbatch_size = 0\n", "training.batch_size"),
+            ("[training]\nepochs = 0\n", "training.epochs"),
+            ("[optimizer]\nkind = \"sgd\"\nlr = -0.1\n", "optimizer.lr"),
+            (
+                "[optimizer]\nkind = \"sgd\"\nlr = 0.1\nmomentum = 1.5\n",
+                "optimizer.momentum",
+            ),
+            (
+                "[schedule]\nkind = \"step\"\nevery_epochs = 0\ngamma = 0.5\n",
+                "schedule.every_epochs",
+            ),
+            (
+                "[schedule]\nkind = \"exponential\"\ngamma = 1.5\n",
+                "schedule.gamma",
+            ),
+            ("[checkpoint]\nkeep = 0\n", "checkpoint.keep"),
+            ("[data]\nlimit = 0\n", "data.limit"),
+        ];
+        for (section, key) in cases {
+            let err = parse(&format!("{MINIMAL}{section}")).unwrap_err();
+            assert!(err.starts_with(key), "{section:?} gave {err}");
+        }
+    }
+
+    #[test]
+    fn a_32_pixel_model_needs_a_resize() {
+        let text = "[model]\nkind = \"lenet\"\npreset = \"lenet5\"\n";
+        let err = parse(text).unwrap_err();
+        assert!(err.starts_with("data.resize"), "{err}");
+        parse(&format!("{text}[data]\nresize = \"pad32\"\n")).unwrap();
+    }
+
+    #[test]
+    fn shipped_configs_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut seen = 0;
+        for entry in walk(&dir) {
+            TrainConfig::load(&entry).unwrap_or_else(|e| panic!("{}: {e}", entry.display()));
+            seen += 1;
+        }
+        assert!(seen >= 8, "expected the shipped configs, found {seen}");
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                out.push(path);
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,127 @@
+//! Test-set evaluation: every prediction, the confusion matrix and accuracies.
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use data::{MnistBatcher, MnistDataset};
+use model::Classifier;
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Prediction {
+    pub label: u8,
+    pub predicted: u8,
+    /// The probability the model gave its prediction.
+    pub confidence: f32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Evaluation {
+    /// Fraction 0-1 of test images classified correctly.
+    pub accuracy: f64,
+    pub per_class_accuracy: Vec<f64>,
+    /// `confusion[true][predicted]` counts.
+    pub confusion: Vec<Vec<u64>>,
+    #[serde(skip)]
+    pub predictions: Vec<Prediction>,
+}
+
+/// Class probabilities for each image, `[n][10]`.
+pub fn probabilities(model: &Classifier, images: Tensor<4>) -> Vec<Vec<f32>> {
+    let probs = softmax(model.forward(images), 1);
+    let [_, classes] = probs.dims();
+    // Reading back a tensor we just computed cannot fail on a working backend.
+    let values: Vec<f32> = probs.into_data().try_into_vec().unwrap_or_default();
+    values.chunks(classes).map(<[f32]>::to_vec).collect()
+}
+
+pub fn evaluate(
+    model: &Classifier,
+    test: &MnistDataset,
+    batcher: &MnistBatcher,
+    batch_size: usize,
+    device: &Device,
+) -> Evaluation {
+    let mut predictions = Vec::with_capacity(test.items().len());
+    for chunk in test.items().chunks(batch_size.max(1)) {
+        let batch = batcher.batch(chunk.to_vec(), device);
+        for (item, probs) in chunk.iter().zip(probabilities(model, batch.images)) {
+            let (predicted, confidence) = argmax(&probs);
+            predictions.push(Prediction {
+                label: item.label,
+                predicted: predicted as u8,
+                confidence,
+            });
+        }
+    }
+    summarize(predictions)
+}
+
+pub fn argmax(values: &[f32]) -> (usize, f32) {
+    values
+        .iter()
+        .copied()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, v)| {
+            if v > best.1 { (i, v) } else { best }
+        })
+}
+
+pub fn summarize(predictions: Vec<Prediction>) -> Evaluation {
+    let mut confusion = vec![vec![0u64; 10]; 10];
+    for p in &predictions {
+        if let Some(row) = confusion.get_mut(p.label as usize)
+            && let Some(cell) = row.get_mut(p.predicted as usize)
+        {
+            *cell += 1;
+        }
+    }
+    let correct: u64 = (0..10).map(|i| confusion[i][i]).sum();
+    let per_class_accuracy = confusion
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let total: u64 = row.iter().sum();
+            if total == 0 {
+                0.0
+            } else {
+                row[i] as f64 / total as f64
+            }
+        })
+        .collect();
+    Evaluation {
+        accuracy: correct as f64 / predictions.len().max(1) as f64,
+        per_class_accuracy,
+        confusion,
+        predictions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(label: u8, predicted: u8) -> Prediction {
+        Prediction {
+            label,
+            predicted,
+            confidence: 0.9,
+        }
+    }
+
+    #[test]
+    fn confusion_rows_are_true_labels_and_the_diagonal_is_accuracy() {
+        let eval = summarize(vec![p(1, 1), p(1, 7), p(7, 7), p(3, 3)]);
+        assert_eq!(eval.confusion[1][7], 1);
+        assert_eq!(eval.confusion[1][1], 1);
+        assert_eq!(eval.confusion.iter().flatten().sum::<u64>(), 4);
+        assert_eq!(eval.accuracy, 0.75);
+        assert_eq!(eval.per_class_accuracy[1], 0.5);
+        assert_eq!(eval.per_class_accuracy[7], 1.0);
+    }
+
+    #[test]
+    fn argmax_takes_the_first_of_equal_maxima() {
+        assert_eq!(argmax(&[0.1, 0.7, 0.7, 0.2]), (1, 0.7));
+    }
+}

@@ -1,0 +1,350 @@
+//! What training reports while it runs.
+//!
+//! - [`EpochLines`]: the renderer for logs and CI, one stable, greppable line per epoch. (Burn's
+//!   own CLI renderer prints every batch; the terminal dashboard is used when stdout is a tty.)
+//! - [`Recorder`]: keeps the per-epoch and per-iteration numbers that end up in `metrics.json`
+//!   and the training curves, by plugging a metric logger and a progress logger into the Learner.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use burn::train::logger::{EvaluationProgressLogger, MetricLogger, TrainingProgressLogger};
+use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
+use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
+use burn::train::renderer::{
+    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
+    MetricsRendererTraining,
+};
+use serde::{Deserialize, Serialize};
+
+// The names Burn's metrics register under.
+const LOSS: &str = "Loss";
+const ACCURACY: &str = "Accuracy";
+const LR: &str = "Learning Rate";
+
+/// Per-iteration points are kept only for short runs, where per-epoch curves have too few points.
+pub const MAX_ITERATION_POINTS: usize = 5_000;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub train_loss: Option<f64>,
+    /// Fraction 0-1.
+    pub train_accuracy: Option<f64>,
+    pub valid_loss: Option<f64>,
+    pub valid_accuracy: Option<f64>,
+    /// The learning rate of the epoch's last iteration.
+    pub lr: Option<f64>,
+    pub train_seconds: Option<f64>,
+    pub train_images: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IterationRecord {
+    pub epoch: usize,
+    pub iteration: usize,
+    pub loss: f64,
+    pub accuracy: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub epochs: Vec<EpochRecord>,
+    pub iterations: Vec<IterationRecord>,
+}
+
+impl History {
+    fn epoch_mut(&mut self, epoch: usize) -> &mut EpochRecord {
+        if let Some(i) = self.epochs.iter().position(|e| e.epoch == epoch) {
+            return &mut self.epochs[i];
+        }
+        self.epochs.push(EpochRecord {
+            epoch,
+            ..Default::default()
+        });
+        self.epochs.sort_by_key(|e| e.epoch);
+        let i = self
+            .epochs
+            .iter()
+            .position(|e| e.epoch == epoch)
+            .unwrap_or(0);
+        &mut self.epochs[i]
+    }
+
+    /// Drops what came after `epoch`, so a resumed run rewrites only the epochs it trains.
+    pub fn truncate_after(&mut self, epoch: usize) {
+        self.epochs.retain(|e| e.epoch <= epoch);
+        self.iterations.retain(|i| i.epoch <= epoch);
+    }
+}
+
+/// A shared handle on the [`History`] being recorded.
+#[derive(Clone, Default)]
+pub struct Recorder {
+    history: Arc<Mutex<History>>,
+}
+
+impl Recorder {
+    pub fn new(history: History) -> Self {
+        Self {
+            history: Arc::new(Mutex::new(history)),
+        }
+    }
+
+    pub fn snapshot(&self) -> History {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, History> {
+        // A panic elsewhere must not hide the numbers recorded so far.
+        self.history.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A metric logger that also saves the history to `path` after every epoch, so that a run
+    /// killed mid-way still has the curves of the epochs it finished.
+    pub fn metric_logger(&self, path: PathBuf) -> HistoryLogger {
+        HistoryLogger {
+            recorder: self.clone(),
+            path,
+            names: HashMap::new(),
+            iteration: HashMap::new(),
+        }
+    }
+
+    pub fn split_timer(&self) -> SplitTimer {
+        SplitTimer {
+            recorder: self.clone(),
+            epoch: 0,
+            split: String::new(),
+            started: None,
+            items: 0,
+        }
+    }
+}
+
+/// Records epoch values (Burn's `Final` entries) and, for train, every batch's loss and accuracy.
+pub struct HistoryLogger {
+    recorder: Recorder,
+    path: PathBuf,
+    names: HashMap<MetricId, String>,
+    /// Iterations seen per epoch, to number the per-iteration points.
+    iteration: HashMap<usize, usize>,
+}
+
+impl MetricLogger for HistoryLogger {
+    fn log(&mut self, update: MetricsUpdate, epoch: usize, split: &Split) {
+        let mut history = self.recorder.lock();
+        let mut batch_loss = None;
+        let mut batch_accuracy = None;
+        for numeric in update.entries_numeric {
+            let Some(name) = self.names.get(&numeric.entry.metric_id) else {
+                continue;
+            };
+            let Some(value) = numeric.numeric_entry else {
+                continue;
+            };
+            let record = history.epoch_mut(epoch);
+            match (value, name.as_str(), split) {
+                (NumericEntry::Final(v), LOSS, Split::Train) => record.train_loss = Some(v),
+                (NumericEntry::Final(v), ACCURACY, Split::Train) => {
+                    record.train_accuracy = Some(v / 100.0)
+                }
+                (NumericEntry::Final(v), LOSS, Split::Valid) => record.valid_loss = Some(v),
+                (NumericEntry::Final(v), ACCURACY, Split::Valid) => {
+                    record.valid_accuracy = Some(v / 100.0)
+                }
+                (NumericEntry::Final(_), _, _) => {}
+                (v, LR, Split::Train) => record.lr = Some(v.current()),
+                (v, LOSS, Split::Train) => batch_loss = Some(v.current()),
+                (v, ACCURACY, Split::Train) => batch_accuracy = Some(v.current() / 100.0),
+                _ => {}
+            }
+        }
+        if let (Some(loss), Some(accuracy)) = (batch_loss, batch_accuracy)
+            && history.iterations.len() < MAX_ITERATION_POINTS
+        {
+            let iteration = self.iteration.entry(epoch).or_default();
+            *iteration += 1;
+            let iteration = *iteration;
+            history.iterations.push(IterationRecord {
+                epoch,
+                iteration,
+                loss,
+                accuracy,
+            });
+        }
+    }
+
+    fn read_numeric(&mut self, _: &str, _: usize, _: &Split) -> Result<Vec<NumericEntry>, String> {
+        Err("the history logger only records; Burn's file logger answers reads".into())
+    }
+
+    fn log_metric_definition(&mut self, definition: MetricDefinition) {
+        self.names
+            .insert(definition.metric_id, definition.name.to_string());
+    }
+
+    fn log_epoch_summary(&mut self, summary: EpochSummary) {
+        if summary.split == Split::Valid {
+            let history = self.recorder.snapshot();
+            // Losing the history file is not worth stopping training for; the checkpoint is intact.
+            if let Err(e) = crate::artifacts::write_json(&self.path, &history) {
+                log::warn!("could not save the training history: {e}");
+            }
+        }
+    }
+}
+
+/// Times each epoch's training split, for `train_images_per_sec`.
+pub struct SplitTimer {
+    recorder: Recorder,
+    epoch: usize,
+    split: String,
+    started: Option<Instant>,
+    items: usize,
+}
+
+impl TrainingProgressLogger for SplitTimer {
+    fn start(&mut self, _: usize, starting_epoch: usize, _: Option<usize>, _: Option<&str>) {
+        self.epoch = starting_epoch;
+    }
+
+    fn update_epoch(&mut self, epoch: usize) {
+        self.epoch = epoch + 1;
+    }
+
+    fn start_split(&mut self, split: &str, total_items: usize) {
+        self.split = split.to_string();
+        self.items = total_items;
+        self.started = Some(Instant::now());
+    }
+
+    fn update_split(&mut self, _: usize) {}
+
+    fn end_split(&mut self) {
+        if self.split == "train"
+            && let Some(started) = self.started.take()
+        {
+            let mut history = self.recorder.lock();
+            let record = history.epoch_mut(self.epoch);
+            record.train_seconds = Some(started.elapsed().as_secs_f64());
+            record.train_images = self.items;
+        }
+    }
+
+    fn end(&mut self) {}
+
+    fn log_event_training(&mut self, _: String) {}
+}
+
+/// Prints `epoch 3/10  train loss 0.0412 acc 98.71%  valid loss 0.0398 acc 98.80%  lr 1.00e-2`.
+#[derive(Default)]
+pub struct EpochLines {
+    names: HashMap<MetricId, String>,
+    total_epochs: usize,
+    train: HashMap<String, f64>,
+    valid: HashMap<String, f64>,
+    lr: Option<f64>,
+}
+
+impl EpochLines {
+    fn record(&mut self, state: MetricState, valid: bool) {
+        let MetricState::Numeric(entry, Some(value)) = state else {
+            return;
+        };
+        let Some(name) = self.names.get(&entry.metric_id).cloned() else {
+            return;
+        };
+        match value {
+            NumericEntry::Final(v) if valid => {
+                self.valid.insert(name, v);
+            }
+            NumericEntry::Final(v) => {
+                self.train.insert(name, v);
+            }
+            v if name == LR => self.lr = Some(v.current()),
+            _ => {}
+        }
+    }
+
+    fn line(&self, epoch: usize) -> String {
+        let mut line = format!("epoch {epoch}/{}", self.total_epochs);
+        for (split, values) in [("train", &self.train), ("valid", &self.valid)] {
+            if let (Some(loss), Some(acc)) = (values.get(LOSS), values.get(ACCURACY)) {
+                line += &format!("  {split} loss {loss:.4} acc {acc:.2}%");
+            }
+        }
+        if let Some(lr) = self.lr {
+            line += &format!("  lr {lr:.3e}");
+        }
+        line
+    }
+}
+
+impl MetricsRendererTraining for EpochLines {
+    fn update_train(&mut self, state: MetricState) {
+        self.record(state, false);
+    }
+
+    fn update_valid(&mut self, state: MetricState) {
+        self.record(state, true);
+    }
+}
+
+impl MetricsRendererEvaluation for EpochLines {
+    fn update_test(&mut self, _: EvaluationName, _: MetricState) {}
+}
+
+impl TrainingProgressLogger for EpochLines {
+    fn start(
+        &mut self,
+        total_epochs: usize,
+        starting_epoch: usize,
+        _: Option<usize>,
+        _: Option<&str>,
+    ) {
+        self.total_epochs = total_epochs;
+        println!("training epochs {starting_epoch}-{total_epochs}");
+    }
+
+    fn update_epoch(&mut self, epoch: usize) {
+        println!("{}", self.line(epoch));
+        self.train.clear();
+        self.valid.clear();
+    }
+
+    fn start_split(&mut self, _: &str, _: usize) {}
+
+    fn update_split(&mut self, _: usize) {}
+
+    fn end_split(&mut self) {}
+
+    fn end(&mut self) {}
+
+    fn log_event_training(&mut self, _: String) {}
+}
+
+impl EvaluationProgressLogger for EpochLines {
+    fn start_global_progress(&mut self, _: usize) {}
+
+    fn start_test(&mut self, _: &str, _: usize) {}
+
+    fn update_test_progress(&mut self, _: usize) {}
+
+    fn end_test(&mut self) {}
+
+    fn end_global_progress(&mut self) {}
+
+    fn log_event_evaluation(&mut self, _: String) {}
+}
+
+impl MetricsRenderer for EpochLines {
+    fn manual_close(&mut self) {}
+
+    fn register_metric(&mut self, definition: MetricDefinition) {
+        self.names
+            .insert(definition.metric_id, definition.name.to_string());
+    }
+}

@@ -1,0 +1,367 @@
+//! What a run leaves to read and look at: `metrics.json`, the test report, and the pictures
+//! (curves, sample grid, mistakes, confusion matrix, first-layer filters and feature maps,
+//! parameter statistics).
+
+use std::fmt::Write;
+use std::path::Path;
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::prelude::*;
+use data::{DatasetKind, MnistBatcher, MnistDataset, MnistItem};
+use model::Classifier;
+use plot::{Map, Series, Tile};
+use serde::Serialize;
+
+use crate::artifacts::{self, InputSpec};
+use crate::config::TrainConfig;
+use crate::error::Error;
+use crate::evaluate::{self, Evaluation};
+use crate::progress::History;
+use crate::stats;
+use crate::train::{ModelBatcher, Outcome};
+
+/// Runs of at most this many epochs also get a per-iteration curve.
+const SHORT_RUN_EPOCHS: usize = 3;
+
+#[derive(Serialize)]
+struct Metrics<'a> {
+    /// Fraction 0-1 over the whole test set.
+    test_accuracy: f64,
+    test_images: usize,
+    per_class_accuracy: &'a [f64],
+    /// Rows are true classes, columns predicted ones.
+    confusion_matrix: &'a [Vec<u64>],
+    class_names: [&'static str; 10],
+    /// Epochs trained in total, counting those before a resume.
+    epochs: usize,
+    /// This invocation's wall-clock time: data, training, evaluation.
+    wall_seconds: f64,
+    /// Training-split images per second, averaged over the epochs timed.
+    train_images_per_sec: f64,
+    backend: String,
+    device: String,
+    model: String,
+    parameters: usize,
+    dataset: &'static str,
+    history: &'a History,
+}
+
+/// Training-split throughput over every timed epoch.
+pub fn images_per_sec(history: &History) -> f64 {
+    let (images, seconds) = history
+        .epochs
+        .iter()
+        .filter_map(|e| Some((e.train_images, e.train_seconds?)))
+        .fold((0usize, 0f64), |(n, s), (i, t)| (n + i, s + t));
+    if seconds > 0.0 {
+        images as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+pub fn after_training(dir: &Path, config: &TrainConfig, outcome: &Outcome) -> Result<(), Error> {
+    let run = artifacts::load_run_info(dir);
+    let kind = config.data.dataset;
+    let metrics = Metrics {
+        test_accuracy: outcome.test.accuracy,
+        test_images: outcome.test.predictions.len(),
+        per_class_accuracy: &outcome.test.per_class_accuracy,
+        confusion_matrix: &outcome.test.confusion,
+        class_names: kind.class_names(),
+        epochs: outcome
+            .history
+            .epochs
+            .last()
+            .map_or(config.training.epochs, |e| e.epoch),
+        wall_seconds: outcome.wall_seconds,
+        train_images_per_sec: images_per_sec(&outcome.history),
+        backend: run.as_ref().map_or_else(String::new, |r| r.backend.clone()),
+        device: run.as_ref().map_or_else(String::new, |r| r.device.clone()),
+        model: config.model.describe(),
+        parameters: outcome.model.num_params(),
+        dataset: kind.name(),
+        history: &outcome.history,
+    };
+    artifacts::write_json(&dir.join(artifacts::METRICS), &metrics)?;
+
+    // The model and metrics are saved; a picture that cannot be drawn (a diverged run has no
+    // finite loss to plot) is worth a warning, not a failed run.
+    let pictures = [
+        curves(dir, &outcome.history),
+        test_report(dir, kind, &outcome.test, &outcome.test_set).map(drop),
+        samples(dir, kind, &outcome.test, &outcome.test_set),
+        layer_pictures(
+            dir,
+            &outcome.model,
+            &outcome.test_set,
+            &outcome.batcher,
+            &outcome.device,
+        ),
+        parameters(
+            dir,
+            &outcome.model,
+            &outcome.grad_items,
+            &outcome.batcher,
+            &outcome.device,
+        ),
+    ];
+    for error in pictures.into_iter().filter_map(Result::err) {
+        eprintln!("warning: {error}");
+    }
+    Ok(())
+}
+
+fn curves(dir: &Path, history: &History) -> Result<(), Error> {
+    let series = |name: &str, f: &dyn Fn(&crate::progress::EpochRecord) -> Option<f64>| Series {
+        name: name.to_string(),
+        points: history
+            .epochs
+            .iter()
+            .filter_map(|e| Some((e.epoch as f64, f(e)?)))
+            .collect(),
+    };
+    let loss = [
+        series("train", &|e| e.train_loss),
+        series("valid", &|e| e.valid_loss),
+    ];
+    let accuracy = [
+        series("train", &|e| e.train_accuracy.map(|a| a * 100.0)),
+        series("valid", &|e| e.valid_accuracy.map(|a| a * 100.0)),
+    ];
+    plot::training_curves(&dir.join("curves.png"), "epoch", &loss, &accuracy)?;
+
+    if history.epochs.len() <= SHORT_RUN_EPOCHS && !history.iterations.is_empty() {
+        let per_iter = |f: &dyn Fn(&crate::progress::IterationRecord) -> f64| {
+            let mut step = 0;
+            let points = history
+                .iterations
+                .iter()
+                .map(|i| {
+                    step += 1;
+                    (step as f64, f(i))
+                })
+                .collect();
+            [Series {
+                name: "train".into(),
+                points,
+            }]
+        };
+        plot::training_curves(
+            &dir.join("curves-iterations.png"),
+            "iteration",
+            &per_iter(&|i| i.loss),
+            &per_iter(&|i| i.accuracy * 100.0),
+        )?;
+    }
+    Ok(())
+}
+
+/// The text report, the confusion heatmap and the most confidently wrong test images.
+fn test_report(
+    dir: &Path,
+    kind: DatasetKind,
+    eval: &Evaluation,
+    test: &MnistDataset,
+) -> Result<String, Error> {
+    let names = kind.class_names();
+    let text = text_report(kind, eval);
+    artifacts::write_atomic(&dir.join("report.txt"), text.as_bytes())?;
+    plot::confusion_heatmap(
+        &dir.join("confusion.png"),
+        &eval.confusion,
+        &names,
+        &format!(
+            "{} test set: {:.2}% correct",
+            kind.name(),
+            eval.accuracy * 100.0
+        ),
+    )?;
+
+    let mut wrong: Vec<usize> = (0..eval.predictions.len())
+        .filter(|&i| eval.predictions[i].label != eval.predictions[i].predicted)
+        .collect();
+    wrong.sort_by(|&a, &b| {
+        eval.predictions[b]
+            .confidence
+            .total_cmp(&eval.predictions[a].confidence)
+    });
+    let tiles: Vec<Tile> = wrong
+        .iter()
+        .take(16)
+        .filter_map(|&i| {
+            let item = test.items().get(i)?;
+            let p = &eval.predictions[i];
+            Some(Tile {
+                pixels: &item.image,
+                width: 28,
+                height: 28,
+                caption: format!(
+                    "true {} / pred {} ({:.0}%)",
+                    names[p.label as usize % 10],
+                    names[p.predicted as usize % 10],
+                    p.confidence * 100.0
+                ),
+                wrong: true,
+            })
+        })
+        .collect();
+    if !tiles.is_empty() {
+        plot::digit_grid(&dir.join("mistakes.png"), &tiles, 4)?;
+    }
+    Ok(text)
+}
+
+fn text_report(kind: DatasetKind, eval: &Evaluation) -> String {
+    let names = kind.class_names();
+    let mut out = format!(
+        "{} test set: {} images, accuracy {:.2}%\n\nper class:\n",
+        kind.name(),
+        eval.predictions.len(),
+        eval.accuracy * 100.0
+    );
+    for (name, acc) in names.iter().zip(&eval.per_class_accuracy) {
+        let _ = writeln!(out, "  {name:>12}  {:.2}%", acc * 100.0);
+    }
+    out.push_str("\nconfusion matrix (rows: true class, columns: predicted)\n       ");
+    for i in 0..10 {
+        let _ = write!(out, "{i:>6}");
+    }
+    out.push('\n');
+    for (i, row) in eval.confusion.iter().enumerate() {
+        let _ = write!(out, "  {i:>3}  ");
+        for count in row {
+            let _ = write!(out, "{count:>6}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The first 16 test digits with their predictions, wrong ones marked.
+fn samples(
+    dir: &Path,
+    kind: DatasetKind,
+    eval: &Evaluation,
+    test: &MnistDataset,
+) -> Result<(), Error> {
+    let names = kind.class_names();
+    let tiles: Vec<Tile> = test
+        .items()
+        .iter()
+        .zip(&eval.predictions)
+        .take(16)
+        .map(|(item, p)| Tile {
+            pixels: &item.image,
+            width: 28,
+            height: 28,
+            caption: format!("predicted: {}", names[p.predicted as usize % 10]),
+            wrong: p.predicted != p.label,
+        })
+        .collect();
+    plot::digit_grid(&dir.join("samples.png"), &tiles, 4)?;
+    Ok(())
+}
+
+/// The first convolution's filters, and its feature maps for the first test digit.
+fn layer_pictures(
+    dir: &Path,
+    model: &Classifier,
+    test: &MnistDataset,
+    batcher: &MnistBatcher,
+    device: &Device,
+) -> Result<(), Error> {
+    let Some(weights) = model.first_conv_weights() else {
+        return Ok(()); // The MLP has no convolution to picture.
+    };
+    let [out_channels, _, kh, kw] = weights.dims();
+    let values: Vec<f32> = weights.into_data().try_into_vec().unwrap_or_default();
+    let filters: Vec<Map> = values
+        .chunks(kh * kw)
+        .take(out_channels)
+        .enumerate()
+        .map(|(i, v)| Map {
+            values: v,
+            width: kw,
+            height: kh,
+            caption: format!("{i}"),
+        })
+        .collect();
+    plot::map_grid(
+        &dir.join("filters.png"),
+        "first convolution: filters",
+        &filters,
+        10,
+    )?;
+
+    let Some(item) = test.items().first() else {
+        return Ok(());
+    };
+    let images = batcher.images(&[item.image], device);
+    if let Some(maps) = model.feature_maps(images) {
+        let [_, channels, h, w] = maps.dims();
+        let values: Vec<f32> = maps.into_data().try_into_vec().unwrap_or_default();
+        let maps: Vec<Map> = values
+            .chunks(h * w)
+            .take(channels)
+            .enumerate()
+            .map(|(i, v)| Map {
+                values: v,
+                width: w,
+                height: h,
+                caption: format!("{i}"),
+            })
+            .collect();
+        plot::map_grid(
+            &dir.join("feature_maps.png"),
+            &format!("first convolution: feature maps of a test '{}'", item.label),
+            &maps,
+            10,
+        )?;
+    }
+    Ok(())
+}
+
+fn parameters(
+    dir: &Path,
+    model: &Classifier,
+    grad_items: &[MnistItem],
+    batcher: &MnistBatcher,
+    device: &Device,
+) -> Result<(), Error> {
+    let autodiff = device.clone().autodiff();
+    let trainable = model.clone().train().fork(&autodiff);
+    let batch = (!grad_items.is_empty())
+        .then(|| ModelBatcher(batcher.clone()).batch(grad_items.to_vec(), &autodiff));
+    let table = stats::table(&stats::collect(&trainable, batch));
+    let text = format!(
+        "Parameters of the trained model; gradients of the loss on the first {} training images.\n\n{table}",
+        grad_items.len()
+    );
+    artifacts::write_atomic(&dir.join("parameters.txt"), text.as_bytes())
+}
+
+/// `trainer eval`: the saved model on the full test set, with the report written to `output`.
+pub fn evaluate_saved(
+    model_dir: &Path,
+    data_dir: Option<&Path>,
+    output: Option<&Path>,
+    device: &Device,
+) -> Result<String, Error> {
+    let (_, model) = model::load(model_dir, device)?;
+    let input = InputSpec::load(model_dir)?;
+    let files = data::ensure(input.dataset, data_dir, &mut |line| {
+        eprintln!("data: {line}")
+    })?;
+    let test = MnistDataset::open(&files, data::Split::Test)?;
+    let batcher = input.batcher();
+    let eval = evaluate::evaluate(&model, &test, &batcher, 256, device);
+    let output = output.unwrap_or(model_dir);
+    std::fs::create_dir_all(output).map_err(Error::io(output))?;
+    let text = test_report(output, input.dataset, &eval, &test)?;
+    artifacts::write_json(&output.join("eval.json"), &eval)?;
+    Ok(format!(
+        "{text}\nreport, confusion.png and mistakes.png written to {}",
+        output.display()
+    ))
+}

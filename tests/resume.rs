@@ -1,0 +1,154 @@
+//! Checkpoints and `--resume` through the real binary, on a small fixture dataset.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use burn::optim::OptimizerRecord;
+use burn::optim::lr_scheduler::LrSchedulerRecord;
+use burn::tensor::Device;
+use common::{Fixture, assert_success, read_json, stdout};
+use serde_json::Value;
+
+fn epochs(history: &Value) -> Vec<Value> {
+    history["epochs"]
+        .as_array()
+        .expect("an epochs array")
+        .clone()
+}
+
+#[test]
+fn resume_continues_the_schedule_and_keeps_earlier_epochs() {
+    let interrupted = Fixture::new(400, "");
+    assert_success(&interrupted.train(&[]));
+    let first = epochs(&read_json(&interrupted.artifacts().join("history.json")));
+    assert_eq!(first.len(), 2);
+
+    let resumed = interrupted.train(&["--resume", "--epochs", "3"]);
+    assert_success(&resumed);
+    assert!(
+        stdout(&resumed).contains("resuming from checkpoint 2"),
+        "{}",
+        stdout(&resumed)
+    );
+    let metrics = read_json(&interrupted.artifacts().join("metrics.json"));
+    assert_eq!(metrics["epochs"], 3);
+    let after = epochs(&metrics["history"]);
+    assert_eq!(after.len(), 3);
+    assert_eq!(after[..2], first[..], "epochs 1-2 are kept as they were");
+
+    let straight = Fixture::new(400, "");
+    assert_success(&straight.train(&["--epochs", "3"]));
+    let reference = epochs(&read_json(&straight.artifacts().join("metrics.json"))["history"]);
+    // The step schedule halves the rate each epoch: a scheduler restarted from scratch would
+    // be back at 0.1 in epoch 3.
+    let lr = |e: &Value| e["lr"].as_f64().expect("a learning rate");
+    assert_eq!(lr(&after[2]), lr(&reference[2]));
+    assert!(
+        (lr(&after[2]) - 0.1 * 0.25).abs() < 1e-9,
+        "{}",
+        lr(&after[2])
+    );
+    // Restored weights: epoch 3 starts where epoch 2 ended, not from a fresh network.
+    let loss = |e: &Value| e["train_loss"].as_f64().expect("a loss");
+    assert!(loss(&after[2]) < loss(&after[0]), "{after:?}");
+}
+
+#[test]
+fn resume_from_a_named_epoch_and_reject_a_different_model() {
+    let fixture = Fixture::new(200, "");
+    assert_success(&fixture.train(&[]));
+    let output = fixture.train(&["--resume", "1", "--epochs", "2"]);
+    assert_success(&output);
+    assert!(stdout(&output).contains("resuming from checkpoint 1"));
+
+    // Same artifacts, another network: refused before anything is touched.
+    let text = std::fs::read_to_string(&fixture.config)
+        .unwrap()
+        .replace("hidden = [32]", "hidden = [16]");
+    std::fs::write(&fixture.config, text).unwrap();
+    let output = fixture.train(&["--resume", "--epochs", "3"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = common::stderr(&output);
+    assert!(
+        err.contains("cannot resume") && err.contains("model"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_killed_run_resumes_from_its_last_complete_checkpoint() {
+    // The Caffe2 LeNet on 3,000 images makes epochs long enough (about a second) to die in.
+    let fixture = Fixture::new(3_000, "");
+    let text = std::fs::read_to_string(&fixture.config)
+        .unwrap()
+        .replace("kind = \"mlp\"\nhidden = [32]", "kind = \"lenet\"")
+        .replace("epochs = 2", "epochs = 4")
+        .replace("lr = 0.1", "lr = 0.01");
+    std::fs::write(&fixture.config, text).unwrap();
+
+    let artifacts = fixture.artifacts();
+    let mut child = common::trainer()
+        .args(["--config", fixture.config.to_str().unwrap()])
+        .args(["--artifacts", artifacts.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = artifacts.join("checkpoint/scheduler-1.bpk");
+    let started = Instant::now();
+    while !first.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no checkpoint appeared"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "training ended before the kill"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap(); // SIGKILL: no chance to clean up.
+    child.wait().unwrap();
+    assert!(
+        !artifacts.join("metrics.json").exists(),
+        "the run was killed before it finished"
+    );
+
+    let checkpoints = artifacts.join("checkpoint");
+    let config = read_model_config(&artifacts);
+    let device = Device::flex();
+    let mut loaded = 0;
+    for entry in std::fs::read_dir(&checkpoints).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".bpk") {
+            continue;
+        }
+        if name.starts_with("model-") {
+            model::load_weights(&config, &path, &device).unwrap_or_else(|e| panic!("{name}: {e}"));
+        } else if name.starts_with("optim-") {
+            OptimizerRecord::load(&path).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        } else {
+            LrSchedulerRecord::load(&path).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        }
+        loaded += 1;
+    }
+    assert!(loaded >= 3, "at least one whole checkpoint survives");
+
+    let output = fixture.train(&["--resume"]);
+    assert_success(&output);
+    let metrics = read_json(&artifacts.join("metrics.json"));
+    assert_eq!(metrics["epochs"], 4);
+    assert_eq!(epochs(&metrics["history"]).len(), 4);
+}
+
+fn read_model_config(artifacts: &std::path::Path) -> model::ModelConfig {
+    #[derive(serde::Deserialize)]
+    struct Saved {
+        model: model::ModelConfig,
+    }
+    let text = std::fs::read_to_string(artifacts.join("config.toml")).unwrap();
+    let saved: Saved = toml::from_str(&text).unwrap();
+    saved.model
+}
