@@ -55,7 +55,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let curve = |f: &dyn Fn(f64) -> f64| epochs.clone().map(|e| (e as f64, f(e as f64))).collect();
     let loss = vec![
         Series::new("train", curve(&|e| 0.05 + 2.0 * (-e / 3.0).exp())),
-        Series::new("valid", curve(&|e| 0.08 + 1.9 * (-e / 3.5).exp() + 0.002 * e)),
+        Series::new(
+            "valid",
+            curve(&|e| 0.08 + 1.9 * (-e / 3.5).exp() + 0.002 * e),
+        ),
     ];
     let accuracy = vec![
         Series::new("train", curve(&|e| 0.99 - 0.8 * (-e / 2.5).exp())),
@@ -144,6 +147,52 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             caption: format!("channel {k}"),
         })
         .collect();
-    map_grid(&dir.join("features.png"), "conv1 feature maps of one digit", &fmaps, 6)?;
+    map_grid(
+        &dir.join("features.png"),
+        "conv1 feature maps of one digit",
+        &fmaps,
+        6,
+    )?;
+
+    // Long runs: per-iteration noisy curves with a NaN point (skipped).
+    let noisy = |k: u64, base: f64, scale: f64, sign: f64| -> Vec<(f64, f64)> {
+        (0..3000u64)
+            .map(|i| {
+                let jitter = ((i * 2654435761 + k) % 1000) as f64 / 1000.0 - 0.5;
+                let y = base + sign * scale * (-(i as f64) / 600.0).exp() + 0.05 * jitter;
+                (i as f64, if i == 1500 { f64::NAN } else { y })
+            })
+            .collect()
+    };
+    training_curves(
+        &dir.join("curves-iterations.png"),
+        "iteration",
+        &[Series::new("train", noisy(1, 0.1, 2.2, 1.0))],
+        &[Series::new("train", noisy(2, 0.95, 0.85, -1.0))],
+    )?;
+
+    // Word labels (a Fashion-MNIST-like set) and a grid with wide captions.
+    let words = [
+        "T-shirt",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ];
+    confusion_heatmap(&dir.join("confusion-words.png"), &matrix, &words, "Fashion")?;
+    let wide: Vec<Tile> = tiles
+        .iter()
+        .take(6)
+        .map(|t| Tile {
+            caption: format!("{} (true 9)", t.caption),
+            ..t.clone()
+        })
+        .collect();
+    digit_grid(&dir.join("digits-wide.png"), &wide, 3)?;
     Ok(())
 }

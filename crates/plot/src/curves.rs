@@ -162,6 +162,17 @@ fn y_range(panel: &Panel<'_>) -> Range<f64> {
     r
 }
 
+/// Tick text without float noise: "5" rather than "5.0" for whole epochs,
+/// at most four decimals otherwise.
+fn tick(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-9 * v.abs().max(1.0) {
+        format!("{:.0}", v.round())
+    } else {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     x_label: &str,
@@ -172,7 +183,13 @@ fn draw<DB: DrawingBackend>(
     root.fill(&WHITE)?;
     let (left, right) = root.split_horizontally(CURVES_SIZE.0 / 2);
     draw_panel(&left, x_label, x, loss, SeriesLabelPosition::UpperRight)?;
-    draw_panel(&right, x_label, x, accuracy, SeriesLabelPosition::LowerRight)
+    draw_panel(
+        &right,
+        x_label,
+        x,
+        accuracy,
+        SeriesLabelPosition::LowerRight,
+    )
 }
 
 fn draw_panel<DB: DrawingBackend>(
@@ -194,12 +211,18 @@ fn draw_panel<DB: DrawingBackend>(
         .y_desc(panel.y_label)
         .label_style((FONT, 15))
         .axis_desc_style((FONT, 17))
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .bold_line_style(BLACK.mix(0.12))
-        .light_line_style(BLACK.mix(0.04))
+        .light_line_style(TRANSPARENT)
         .draw()?;
     for (i, (name, points)) in panel.series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let dots = if points.len() <= MAX_DOTTED_POINTS { 3 } else { 0 };
+        let dots = if points.len() <= MAX_DOTTED_POINTS {
+            3
+        } else {
+            0
+        };
         let drawn = chart.draw_series(
             LineSeries::new(points.iter().copied(), color.stroke_width(2)).point_size(dots),
         )?;

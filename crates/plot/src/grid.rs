@@ -59,8 +59,18 @@ pub fn digit_grid(path: &Path, tiles: &[Tile<'_>], columns: usize) -> Result<(),
         }
     }
     let max_side = output::MAX_SIDE as usize;
-    let img_w = tiles.iter().map(|t| t.width).max().unwrap_or(1).min(max_side) as u32;
-    let img_h = tiles.iter().map(|t| t.height).max().unwrap_or(1).min(max_side) as u32;
+    let img_w = tiles
+        .iter()
+        .map(|t| t.width)
+        .max()
+        .unwrap_or(1)
+        .min(max_side) as u32;
+    let img_h = tiles
+        .iter()
+        .map(|t| t.height)
+        .max()
+        .unwrap_or(1)
+        .min(max_side) as u32;
     let mut caption_w = 0;
     for t in tiles {
         caption_w = caption_w.max(output::text_size(path, &t.caption, CAPTION_PX)?.0);

@@ -28,7 +28,8 @@ pub fn cell_size(classes: usize) -> u32 {
 }
 
 /// Draws `matrix[true][predicted]` as a grid of cells, `labels[i]` naming row
-/// `i` (left, "true") and column `i` (bottom, "predicted"), `title` on top.
+/// `i` (left, "true") and column `i` (bottom, "predicted"; turned vertical
+/// when a label is wider than a cell), `title` on top.
 ///
 /// Colour is the square root of count / largest count, so the few errors off
 /// the diagonal are visible next to the large diagonal; the count itself is
@@ -73,7 +74,10 @@ pub fn confusion_heatmap(
     let left = MARGIN + axis_h + 10 + label_w + 8;
     let top = MARGIN + TITLE_PX as u32 + 18;
     let grid = cell * n as u32;
-    let bottom = 8 + LABEL_PX as u32 + 12 + axis_h + MARGIN;
+    // Column labels wider than a cell would overlap: stand them on end.
+    let vertical = label_w + 6 > cell;
+    let col_label_h = if vertical { label_w } else { LABEL_PX as u32 };
+    let bottom = 8 + col_label_h + 12 + axis_h + MARGIN;
     let width = (left + grid + MARGIN * 2).max(title_w + MARGIN * 2);
     let mut canvas = Canvas::new(path, width, top + grid + bottom)?;
 
@@ -100,7 +104,8 @@ pub fn confusion_heatmap(
     }
 
     canvas.draw(path, |root| {
-        let (left, top, cell, grid, n32) = (left as i32, top as i32, cell as i32, grid as i32, n as i32);
+        let (left, top, cell, grid, n32) =
+            (left as i32, top as i32, cell as i32, grid as i32, n as i32);
         let centered = |px: f64| {
             TextStyle::from((FONT, px).into_font()).pos(Pos::new(HPos::Center, VPos::Center))
         };
@@ -130,7 +135,10 @@ pub fn confusion_heatmap(
                 let ink = if shade(count) > 0.55 { &WHITE } else { &BLACK };
                 root.draw(&Text::new(
                     count.to_string(),
-                    (left + c as i32 * cell + cell / 2, top + r as i32 * cell + cell / 2),
+                    (
+                        left + c as i32 * cell + cell / 2,
+                        top + r as i32 * cell + cell / 2,
+                    ),
                     centered(count_px).color(ink),
                 ))?;
             }
@@ -143,14 +151,20 @@ pub fn confusion_heatmap(
                 TextStyle::from((FONT, LABEL_PX).into_font())
                     .pos(Pos::new(HPos::Right, VPos::Center)),
             ))?;
-            root.draw(&Text::new(
-                *l,
-                (left + mid, top + grid + 8),
-                TextStyle::from((FONT, LABEL_PX).into_font())
-                    .pos(Pos::new(HPos::Center, VPos::Top)),
-            ))?;
+            let style = if vertical {
+                // Rotated text anchors in its own frame: its end touches the grid.
+                TextStyle::from(
+                    (FONT, LABEL_PX)
+                        .into_font()
+                        .transform(FontTransform::Rotate270),
+                )
+                .pos(Pos::new(HPos::Right, VPos::Center))
+            } else {
+                TextStyle::from((FONT, LABEL_PX).into_font()).pos(Pos::new(HPos::Center, VPos::Top))
+            };
+            root.draw(&Text::new(*l, (left + mid, top + grid + 8), style))?;
         }
-        let axis_y = top + grid + 8 + LABEL_PX as i32 + 12;
+        let axis_y = top + grid + 8 + col_label_h as i32 + 12;
         root.draw(&Text::new(
             "predicted",
             (left + grid / 2, axis_y),
@@ -159,8 +173,12 @@ pub fn confusion_heatmap(
         root.draw(&Text::new(
             "true",
             (MARGIN as i32, top + grid / 2),
-            TextStyle::from((FONT, AXIS_PX).into_font().transform(FontTransform::Rotate270))
-                .pos(Pos::new(HPos::Center, VPos::Top)),
+            TextStyle::from(
+                (FONT, AXIS_PX)
+                    .into_font()
+                    .transform(FontTransform::Rotate270),
+            )
+            .pos(Pos::new(HPos::Center, VPos::Top)),
         ))?;
         Ok(())
     })?;

@@ -26,8 +26,8 @@ mod heatmap;
 mod maps;
 mod output;
 
-pub use curves::{Series, training_curves};
+pub use curves::{CURVES_SIZE, Series, training_curves};
 pub use error::PlotError;
-pub use grid::{Tile, digit_grid};
-pub use heatmap::confusion_heatmap;
-pub use maps::{Map, map_grid};
+pub use grid::{CAPTION_BAND, DIGIT_SCALE, Tile, digit_grid};
+pub use heatmap::{cell_size, confusion_heatmap};
+pub use maps::{MAP_TARGET_PX, Map, map_grid, map_scale};

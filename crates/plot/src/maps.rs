@@ -37,7 +37,12 @@ pub fn map_scale(width: usize, height: usize) -> usize {
 /// Each map is min-max normalised on its own finite values to black (min) ..
 /// white (max); a constant map is mid grey, and non-finite values are magenta.
 /// A caption band (18 px) is added under every cell when any caption is set.
-pub fn map_grid(path: &Path, title: &str, maps: &[Map<'_>], columns: usize) -> Result<(), PlotError> {
+pub fn map_grid(
+    path: &Path,
+    title: &str,
+    maps: &[Map<'_>],
+    columns: usize,
+) -> Result<(), PlotError> {
     output::format_of(path, false)?;
     if maps.is_empty() {
         return Err(PlotError::invalid(path, "no maps"));
@@ -134,7 +139,10 @@ pub fn map_grid(path: &Path, title: &str, maps: &[Map<'_>], columns: usize) -> R
         for (i, m) in maps.iter().enumerate() {
             let (x0, y0) = origin(i);
             let (w, h, _) = scaled(m);
-            let (ox, oy) = ((x0 + (cell_w - w) / 2) as i32, (y0 + (img_h - h) / 2) as i32);
+            let (ox, oy) = (
+                (x0 + (cell_w - w) / 2) as i32,
+                (y0 + (img_h - h) / 2) as i32,
+            );
             // A frame keeps white map borders apart from the white page.
             root.draw(&Rectangle::new(
                 [(ox - 1, oy - 1), (ox + w as i32, oy + h as i32)],
@@ -143,10 +151,7 @@ pub fn map_grid(path: &Path, title: &str, maps: &[Map<'_>], columns: usize) -> R
             if !m.caption.is_empty() {
                 root.draw(&Text::new(
                     m.caption.as_str(),
-                    (
-                        (x0 + cell_w / 2) as i32,
-                        (y0 + img_h + 2 + band / 2) as i32,
-                    ),
+                    ((x0 + cell_w / 2) as i32, (y0 + img_h + 2 + band / 2) as i32),
                     centered(CAPTION_PX),
                 ))?;
             }

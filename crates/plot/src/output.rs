@@ -112,11 +112,14 @@ impl Canvas {
     where
         F: for<'b> FnOnce(
             &DrawingArea<BitMapBackend<'b>, plotters::coord::Shift>,
-        ) -> Result<(), DrawingAreaErrorKind<<BitMapBackend<'b> as DrawingBackend>::ErrorType>>,
+        ) -> Result<
+            (),
+            DrawingAreaErrorKind<<BitMapBackend<'b> as DrawingBackend>::ErrorType>,
+        >,
     {
         ensure_font(path)?;
-        let root =
-            BitMapBackend::with_buffer(&mut self.rgb, (self.width, self.height)).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut self.rgb, (self.width, self.height))
+            .into_drawing_area();
         draw(&root).map_err(|e| PlotError::draw(path, e))?;
         root.present().map_err(|e| PlotError::draw(path, e))
     }
@@ -141,10 +144,11 @@ impl Canvas {
 /// Writes `text` (an SVG document) atomically.
 pub(crate) fn save_text(path: &Path, text: &str) -> Result<(), PlotError> {
     write_atomically(path, |out| {
-        out.write_all(text.as_bytes()).map_err(|source| PlotError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+        out.write_all(text.as_bytes())
+            .map_err(|source| PlotError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
     })
 }
 
