@@ -243,3 +243,24 @@ fn draw_panel<DB: DrawingBackend>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_drop_float_noise() {
+        assert_eq!(tick(&5.0), "5");
+        assert_eq!(tick(&0.30000000000000004), "0.3");
+        assert_eq!(tick(&-1.25), "-1.25");
+        assert_eq!(tick(&12000.0), "12000");
+    }
+
+    #[test]
+    fn accuracy_range_stays_within_unit_interval() {
+        let s = [Series::new("a", vec![(0.0, 0.9), (1.0, 0.99)])];
+        let panel = Panel::new(Path::new("x.png"), "Accuracy", "accuracy", &s).unwrap();
+        let r = y_range(&panel);
+        assert!(r.start < 0.9 && r.end == 1.0, "{r:?}");
+    }
+}

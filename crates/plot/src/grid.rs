@@ -36,7 +36,7 @@ pub struct Tile<'a> {
 ///
 /// Cell size: the largest image times [`DIGIT_SCALE`], widened to fit the
 /// longest caption, plus [`CAPTION_BAND`]; 12 px between cells and around the
-/// grid. 16 tiles of 28×28 in 4 columns make a 508×604 px PNG.
+/// grid. 16 tiles of 28×28 in 4 columns make a 508×612 px PNG.
 pub fn digit_grid(path: &Path, tiles: &[Tile<'_>], columns: usize) -> Result<(), PlotError> {
     output::format_of(path, false)?;
     if tiles.is_empty() {

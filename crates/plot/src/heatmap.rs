@@ -34,7 +34,7 @@ pub fn cell_size(classes: usize) -> u32 {
 /// Colour is the square root of count / largest count, so the few errors off
 /// the diagonal are visible next to the large diagonal; the count itself is
 /// written in every cell (white on dark cells). Size: [`cell_size`] per cell
-/// plus room for labels and title; 10 classes make about 670×680 px.
+/// plus room for labels and title; 10 digit classes make 647×681 px.
 pub fn confusion_heatmap(
     path: &Path,
     matrix: &[Vec<u64>],
