@@ -212,7 +212,7 @@ fn linear_resize_matrix(input: usize, output: usize) -> Vec<f32> {
 }
 
 /// Bilinear 28 -> 32 as two matmuls (`Ry X Rx^T`): bilinear is separable, and matmul is
-/// much faster than the generic `interpolate` kernel on CPU backends (measured ~20x on flex).
+/// much faster than the generic `interpolate` kernel on CPU backends (measured ~5x on flex).
 /// Same numbers as `burn::tensor::module::interpolate` with `Bilinear`, `align_corners = false`.
 fn bilinear_32(x: Tensor<4>, device: &Device) -> Tensor<4> {
     let batch = x.dims()[0];
