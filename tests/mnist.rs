@@ -148,8 +148,11 @@ fn predict_drawn_digits(model: &Path, dir: &Path) {
     );
 }
 
+/// A pen stroke from one point to another, in pixels.
+type Stroke = ((f32, f32), (f32, f32));
+
 /// A white canvas with thick black strokes.
-fn draw(side: u32, strokes: &[((f32, f32), (f32, f32))], width: f32) -> RgbImage {
+fn draw(side: u32, strokes: &[Stroke], width: f32) -> RgbImage {
     let mut image = RgbImage::from_pixel(side, side, Rgb([255, 255, 255]));
     for &((x0, y0), (x1, y1)) in strokes {
         let steps = ((x1 - x0).hypot(y1 - y0) / (width / 4.0)).ceil().max(1.0) as usize;

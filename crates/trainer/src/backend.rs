@@ -29,14 +29,15 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// The GPU when one is compiled in, else the fastest CPU backend.
+    /// The default: flex when compiled in (it is the default feature), else the one backend
+    /// the build has, in the order wgpu, cuda, ndarray. Pick another with `--backend`.
     pub fn preferred() -> Self {
-        #[cfg(feature = "cuda")]
-        return Self::Cuda;
-        #[cfg(all(feature = "wgpu", not(feature = "cuda")))]
-        return Self::Wgpu;
-        #[cfg(all(feature = "flex", not(any(feature = "wgpu", feature = "cuda"))))]
+        #[cfg(feature = "flex")]
         return Self::Flex;
+        #[cfg(all(feature = "wgpu", not(feature = "flex")))]
+        return Self::Wgpu;
+        #[cfg(all(feature = "cuda", not(any(feature = "flex", feature = "wgpu"))))]
+        return Self::Cuda;
         #[cfg(all(
             feature = "ndarray",
             not(any(feature = "flex", feature = "wgpu", feature = "cuda"))

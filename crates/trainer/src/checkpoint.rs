@@ -85,7 +85,7 @@ impl CheckpointingStrategy for EveryNKeepLast {
 
 impl EveryNKeepLast {
     fn actions(&mut self, epoch: usize) -> Vec<CheckpointingAction> {
-        if epoch % self.every != 0 && epoch != self.last_epoch {
+        if !epoch.is_multiple_of(self.every) && epoch != self.last_epoch {
             return Vec::new();
         }
         self.saved.retain(|&e| e != epoch);

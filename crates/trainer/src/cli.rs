@@ -65,7 +65,7 @@ pub struct TrainArgs {
 
 #[derive(Debug, Args)]
 pub struct BackendArg {
-    /// Compute backend, among those compiled in [default: the GPU if compiled in, else flex].
+    /// Compute backend, among those compiled in [default: flex if compiled in, else the one there is].
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
 }
