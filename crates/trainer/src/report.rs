@@ -274,52 +274,59 @@ fn layer_pictures(
     let Some(weights) = model.first_conv_weights() else {
         return Ok(()); // The MLP has no convolution to picture.
     };
-    let [out_channels, _, kh, kw] = weights.dims();
-    let values: Vec<f32> = weights.into_data().try_into_vec().unwrap_or_default();
-    let filters: Vec<Map> = values
-        .chunks(kh * kw)
-        .take(out_channels)
-        .enumerate()
-        .map(|(i, v)| Map {
-            values: v,
-            width: kw,
-            height: kh,
-            caption: format!("{i}"),
-        })
-        .collect();
-    plot::map_grid(
-        &dir.join("filters.png"),
-        "first convolution: filters",
-        &filters,
-        10,
-    )?;
+    let filters = planes(weights);
+    let title = "first convolution: filters";
+    plot::map_grid(&dir.join("filters.png"), title, &filters.maps(), 10)?;
 
     let Some(item) = test.items().first() else {
         return Ok(());
     };
-    let images = batcher.images(&[item.image], device);
-    if let Some(maps) = model.feature_maps(images) {
-        let [_, channels, h, w] = maps.dims();
-        let values: Vec<f32> = maps.into_data().try_into_vec().unwrap_or_default();
-        let maps: Vec<Map> = values
-            .chunks(h * w)
-            .take(channels)
-            .enumerate()
-            .map(|(i, v)| Map {
-                values: v,
-                width: w,
-                height: h,
-                caption: format!("{i}"),
-            })
-            .collect();
+    if let Some(maps) = model.feature_maps(batcher.images(&[item.image], device)) {
+        let title = format!("first convolution: feature maps of a test '{}'", item.label);
         plot::map_grid(
             &dir.join("feature_maps.png"),
-            &format!("first convolution: feature maps of a test '{}'", item.label),
-            &maps,
+            &title,
+            &planes(maps).maps(),
             10,
         )?;
     }
     Ok(())
+}
+
+/// Every `h x w` plane of a `[n, c, h, w]` tensor, in order: the filters of `[out, 1, k, k]`
+/// conv weights, or the channels of one image's `[1, c, h, w]` feature maps.
+struct Planes {
+    values: Vec<f32>,
+    count: usize,
+    height: usize,
+    width: usize,
+}
+
+fn planes(tensor: Tensor<4>) -> Planes {
+    let [n, c, height, width] = tensor.dims();
+    Planes {
+        // Reading back a tensor just computed cannot fail on a working backend.
+        values: tensor.into_data().try_into_vec().unwrap_or_default(),
+        count: n * c,
+        height,
+        width,
+    }
+}
+
+impl Planes {
+    fn maps(&self) -> Vec<Map<'_>> {
+        self.values
+            .chunks(self.height * self.width)
+            .take(self.count)
+            .enumerate()
+            .map(|(i, values)| Map {
+                values,
+                width: self.width,
+                height: self.height,
+                caption: i.to_string(),
+            })
+            .collect()
+    }
 }
 
 fn parameters(
