@@ -92,3 +92,24 @@ fn resume_without_an_earlier_run_is_a_clear_error() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_second_run_into_the_same_directory_needs_overwrite() {
+    let fixture = common::Fixture::new(200, "");
+    common::assert_success(&fixture.train(&["--epochs", "1"]));
+    let output = fixture.train(&["--epochs", "1"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("--overwrite"),
+        "{}",
+        stderr(&output)
+    );
+    common::assert_success(&fixture.train(&["--epochs", "1", "--overwrite"]));
+}
+
+#[test]
+fn a_zero_epoch_flag_is_a_usage_error() {
+    let output = run(&["--config", "configs/lenet.toml", "--epochs", "0"]);
+    assert_eq!(output.status.code(), Some(2), "clap's usage-error code");
+    assert!(stderr(&output).contains("--epochs"), "{}", stderr(&output));
+}

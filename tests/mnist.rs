@@ -71,7 +71,14 @@ fn lenet_on_real_mnist_then_eval_and_predict() {
         assert_picture(&artifacts.join(picture));
     }
     let stats = std::fs::read_to_string(artifacts.join("parameters.txt")).unwrap();
-    assert!(stats.contains("conv") && stats.contains("grad"), "{stats}");
+    let conv = stats
+        .lines()
+        .find(|l| l.contains("convs.0.weight"))
+        .unwrap_or_else(|| panic!("no first-conv row in {stats}"));
+    assert!(
+        !conv.trim_end().ends_with('-'),
+        "gradient columns are filled: {conv}"
+    );
 
     // `eval` reads only the model directory and agrees with training's own evaluation.
     let report = dir.path().join("eval");
@@ -84,7 +91,12 @@ fn lenet_on_real_mnist_then_eval_and_predict() {
         .unwrap();
     assert_success(&output);
     let eval = read_json(&report.join("eval.json"));
-    assert_eq!(eval["accuracy"], metrics["test_accuracy"]);
+    // Batches of another size may round a near tie differently: allow two images in 10,000.
+    let eval_accuracy = eval["accuracy"].as_f64().unwrap();
+    assert!(
+        (eval_accuracy - accuracy).abs() <= 2e-4,
+        "{eval_accuracy} vs {accuracy}"
+    );
     assert_picture(&report.join("confusion.png"));
 
     predict_drawn_digits(&artifacts, dir.path());

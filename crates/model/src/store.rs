@@ -173,6 +173,18 @@ pub fn load_weights(
         .map_err(|e| mismatch(e.to_string()))
 }
 
+/// Temp files are created 0600; a saved model is meant to be shared like any other file.
+fn readable_by_all(file: &std::fs::File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
+}
+
 /// Temp file in the destination's directory, then rename: atomic on the same filesystem.
 fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -184,6 +196,7 @@ fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
     let mut tmp =
         tempfile::NamedTempFile::new_in(dir).map_err(|e| io("creating a temp file for", e))?;
     tmp.write_all(contents)
+        .and_then(|()| readable_by_all(tmp.as_file()))
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| io("writing", e))?;
     tmp.persist(path)

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
 use crate::checkpoint;
-use crate::config::{DataConfig, TrainConfig};
+use crate::config::{DataConfig, ScheduleConfig, TrainConfig};
 use crate::error::Error;
 use crate::progress::History;
 use crate::train::Resume;
@@ -41,17 +41,14 @@ pub struct RunInfo {
 }
 
 impl RunInfo {
-    pub fn new(backend: Backend, device: &Device, config: &TrainConfig) -> Self {
+    pub fn new(backend: Backend, device: &Device, config: &TrainConfig, parameters: usize) -> Self {
         Self {
             backend: backend.name().to_string(),
             device: format!("{device:?}"),
+            // The workspace pins this version (Cargo.toml); bump both together.
             burn_version: "0.22.1".to_string(),
             model: config.model.describe(),
-            parameters: config
-                .model
-                .init(device)
-                .map(|m| m.num_params())
-                .unwrap_or(0),
+            parameters,
         }
     }
 }
@@ -100,22 +97,50 @@ pub fn history_path(dir: &Path) -> PathBuf {
     dir.join(HISTORY)
 }
 
-/// A new run in `dir` clears what an earlier run left, so that nothing mixes two runs.
-pub fn start_fresh(dir: &Path) -> Result<(), Error> {
-    for file in [
-        HISTORY,
-        METRICS,
-        INPUT,
-        "experiment.log",
-        "model.bpk",
-        "model.toml",
-    ] {
-        remove(&dir.join(file))?;
-    }
-    for sub in ["checkpoint", "train", "valid"] {
-        let path = dir.join(sub);
-        if path.exists() {
-            std::fs::remove_dir_all(&path).map_err(Error::io(&path))?;
+/// Every file a run or `eval` writes here, so that starting again removes exactly those.
+const OUTPUTS: [&str; 20] = [
+    CONFIG,
+    RUN,
+    HISTORY,
+    METRICS,
+    INPUT,
+    "model.toml",
+    "model.bpk",
+    "experiment.log",
+    "report.txt",
+    "parameters.txt",
+    "eval.json",
+    "curves.png",
+    "curves-iterations.png",
+    "samples.png",
+    "confusion.png",
+    "mistakes.png",
+    "filters.png",
+    "feature_maps.png",
+    "curves.svg",
+    "summary.txt",
+];
+
+/// Prepares `dir` for a new run. An earlier run there is kept unless `overwrite` says to
+/// replace it: forgetting `--resume` must not wipe hours of training.
+pub fn start_fresh(dir: &Path, overwrite: bool) -> Result<(), Error> {
+    let holds_a_run = dir.join(model::WEIGHTS_FILE).exists()
+        || !checkpoint::complete_epochs(&checkpoint::dir(dir)).is_empty();
+    if holds_a_run || (overwrite && dir.join(CONFIG).exists()) {
+        if !overwrite {
+            return Err(Error::Usage(format!(
+                "{} already holds a training run; continue it with --resume, or start again with --overwrite",
+                dir.display()
+            )));
+        }
+        for file in OUTPUTS {
+            remove(&dir.join(file))?;
+        }
+        for sub in ["checkpoint", "train", "valid"] {
+            let path = dir.join(sub);
+            if path.exists() {
+                std::fs::remove_dir_all(&path).map_err(Error::io(&path))?;
+            }
         }
     }
     std::fs::create_dir_all(dir).map_err(Error::io(dir))
@@ -146,6 +171,42 @@ pub fn check_resume(dir: &Path, config: &TrainConfig, resume: Resume) -> Result<
             saved.model.describe(),
             saved_path.display(),
             config.model.describe()
+        )));
+    }
+    // Burn silently drops optimizer or schedule state it cannot match, and the step schedule
+    // counts iterations: any of these changing would quietly make a different run.
+    let changed: Vec<&str> = [
+        ("[optimizer]", saved.optimizer != config.optimizer),
+        ("[schedule]", saved.schedule != config.schedule),
+        (
+            "training.batch_size",
+            saved.training.batch_size != config.training.batch_size,
+        ),
+        (
+            "[data] input",
+            InputSpec::from(&saved.data) != InputSpec::from(&config.data),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(key, differs)| differs.then_some(key))
+    .collect();
+    if !changed.is_empty() {
+        return Err(Error::Resume(format!(
+            "{} differ from the run in {} ({}); resume with the same settings",
+            changed.join(", "),
+            dir.display(),
+            saved_path.display()
+        )));
+    }
+    if matches!(config.schedule, ScheduleConfig::Cosine { .. })
+        && saved.training.epochs != config.training.epochs
+    {
+        return Err(Error::Resume(format!(
+            "the cosine schedule of the run in {} anneals over {} epochs; resuming with {} would \
+             change it mid-way (use the same --epochs, or the step or constant schedule)",
+            dir.display(),
+            saved.training.epochs,
+            config.training.epochs
         )));
     }
     let checkpoints = checkpoint::dir(dir);
@@ -184,13 +245,20 @@ pub fn save_run_info(dir: &Path, info: &RunInfo) -> Result<(), Error> {
     write_json(&dir.join(RUN), info)
 }
 
-pub fn load_run_info(dir: &Path) -> Option<RunInfo> {
-    read_json(&dir.join(RUN))
-}
-
-/// The history of earlier epochs; none when the file is missing or unreadable.
+/// The history of earlier epochs; none when the file is missing. An unreadable one is reported,
+/// since the curves and metrics will then lack those epochs.
 pub fn load_history(dir: &Path) -> History {
-    read_json(&history_path(dir)).unwrap_or_default()
+    let path = history_path(dir);
+    if !path.exists() {
+        return History::default();
+    }
+    read_json(&path).unwrap_or_else(|| {
+        eprintln!(
+            "warning: {} is unreadable; the history starts again from this run",
+            path.display()
+        );
+        History::default()
+    })
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
@@ -205,12 +273,26 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
 }
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_file(path, bytes).map_err(Error::io(path))
+}
+
+/// Temp file in the same directory, flushed to disk, made readable like any saved file
+/// (temp files start as 0600), then renamed into place: readers see the old file or the
+/// whole new one, even after a crash.
+pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(Error::io(dir))?;
-    file.write_all(bytes).map_err(Error::io(path))?;
-    file.persist(path).map_err(|e| Error::io(path)(e.error))?;
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

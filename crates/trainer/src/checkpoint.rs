@@ -3,13 +3,14 @@
 //! at any moment leaves only whole files, and a strategy that saves every N epochs and keeps the
 //! last few.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::train::checkpoint::{
     Checkpoint, Checkpointer, CheckpointerError, CheckpointingAction, CheckpointingStrategy,
 };
 use burn::train::metric::store::EventStoreClient;
+
+use crate::artifacts;
 
 /// The three records Burn's Learner checkpoints, by file-name prefix.
 pub const PARTS: [&str; 3] = ["model", "optim", "scheduler"];
@@ -42,16 +43,8 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
         let bytes = record
             .checkpoint_into_bytes()
             .map_err(CheckpointerError::Record)?;
-        let mut file =
-            tempfile::NamedTempFile::new_in(&self.dir).map_err(CheckpointerError::IOError)?;
-        file.write_all(&bytes).map_err(CheckpointerError::IOError)?;
-        // Flush to disk before the rename makes the file visible, so a crash never exposes a torn file.
-        file.as_file()
-            .sync_all()
-            .map_err(CheckpointerError::IOError)?;
-        file.persist(path(&self.dir, self.part, epoch))
-            .map_err(|e| CheckpointerError::IOError(e.error))?;
-        Ok(())
+        artifacts::write_file(&path(&self.dir, self.part, epoch), &bytes)
+            .map_err(CheckpointerError::IOError)
     }
 
     fn restore(&self, epoch: usize) -> Result<R, CheckpointerError> {
@@ -98,17 +91,29 @@ impl EveryNKeepLast {
     }
 }
 
-/// Removes the temp files of saves that a killed run never finished.
-pub fn remove_partial(dir: &Path) -> std::io::Result<()> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(".tmp") {
+/// Readies `dir` to continue from checkpoint `epoch`: removes the temp files of saves a killed
+/// run never finished, the parts of epochs that never completed, and every checkpoint after
+/// `epoch` (from the abandoned continuation), so the strategy never keeps or resumes a stale one.
+/// Returns the complete epochs that remain, oldest first.
+pub fn prepare_resume(dir: &Path, epoch: usize) -> std::io::Result<Vec<usize>> {
+    let complete = complete_epochs(dir);
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stale = name.starts_with(".tmp")
+            || part_epoch(&name).is_some_and(|e| e > epoch || !complete.contains(&e));
+        if stale {
             std::fs::remove_file(entry.path())?;
         }
     }
-    Ok(())
+    Ok(complete_epochs(dir))
+}
+
+/// The epoch of a part file name such as `optim-12.bpk`.
+fn part_epoch(name: &str) -> Option<usize> {
+    let stem = name.strip_suffix(".bpk")?;
+    PARTS
+        .iter()
+        .find_map(|part| stem.strip_prefix(part)?.strip_prefix('-')?.parse().ok())
 }
 
 /// Epochs with all three parts on disk, oldest first.
@@ -161,6 +166,45 @@ mod tests {
                 (3, vec![]),
                 (4, vec![Save]),
                 (5, vec![Save, Delete(2)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_resumed_run_deletes_the_oldest_of_the_checkpoints_it_found() {
+        use CheckpointingAction::{Delete, Save};
+        let mut s = strategy(1, 2, 6);
+        s.saved = vec![2, 3];
+        assert_eq!(s.actions(4), vec![Save, Delete(2)]);
+        assert_eq!(s.actions(5), vec![Save, Delete(3)]);
+    }
+
+    #[test]
+    fn preparing_a_resume_drops_later_incomplete_and_partial_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for epoch in [1, 2, 4] {
+            for part in PARTS {
+                std::fs::write(path(d, part, epoch), b"x").unwrap();
+            }
+        }
+        std::fs::write(path(d, "model", 3), b"x").unwrap(); // a save cut short
+        std::fs::write(d.join(".tmpAbC12"), b"x").unwrap();
+        assert_eq!(prepare_resume(d, 2).unwrap(), vec![1, 2]);
+        let mut left: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "model-1.bpk",
+                "model-2.bpk",
+                "optim-1.bpk",
+                "optim-2.bpk",
+                "scheduler-1.bpk",
+                "scheduler-2.bpk"
             ]
         );
     }

@@ -44,7 +44,7 @@ pub struct TrainArgs {
     #[arg(long, short, value_name = "FILE", required = true)]
     pub config: Option<PathBuf>,
     /// Total number of epochs, overriding training.epochs (with --resume: the epoch to stop at).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub epochs: Option<usize>,
     /// Artifact directory [default: output.dir, else artifacts/<config name>].
     #[arg(long, value_name = "DIR")]
@@ -59,6 +59,9 @@ pub struct TrainArgs {
     #[arg(long, value_name = "EPOCH", num_args = 0..=1, default_missing_value = "latest",
           value_parser = parse_resume)]
     pub resume: Option<Resume>,
+    /// Replace an earlier run in the artifact directory instead of refusing to.
+    #[arg(long, conflicts_with = "resume")]
+    pub overwrite: bool,
     #[command(flatten)]
     pub backend: BackendArg,
 }

@@ -159,7 +159,7 @@ pub enum ScheduleConfig {
 pub struct CheckpointConfig {
     /// Save model, optimizer and schedule state every N epochs (and after the last one).
     pub every: usize,
-    /// How many checkpoints to keep on disk.
+    /// How many checkpoints to keep on disk (at least 2).
     pub keep: usize,
 }
 
@@ -277,8 +277,13 @@ impl TrainConfig {
         if self.checkpoint.every == 0 {
             return Err("checkpoint.every: must be at least 1".into());
         }
-        if self.checkpoint.keep == 0 {
-            return Err("checkpoint.keep: must be at least 1".into());
+        if self.checkpoint.keep < 2 {
+            // Burn saves the three parts of a checkpoint on separate threads; while the newest
+            // is being written, only the one before it is guaranteed whole.
+            return Err(format!(
+                "checkpoint.keep: must be at least 2 so that a run killed while saving can resume, got {}",
+                self.checkpoint.keep
+            ));
         }
         Ok(())
     }

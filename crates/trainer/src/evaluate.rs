@@ -7,6 +7,8 @@ use data::{MnistBatcher, MnistDataset};
 use model::Classifier;
 use serde::Serialize;
 
+use crate::error::Error;
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Prediction {
     pub label: u8,
@@ -27,12 +29,14 @@ pub struct Evaluation {
 }
 
 /// Class probabilities for each image, `[n][10]`.
-pub fn probabilities(model: &Classifier, images: Tensor<4>) -> Vec<Vec<f32>> {
+pub fn probabilities(model: &Classifier, images: Tensor<4>) -> Result<Vec<Vec<f32>>, Error> {
     let probs = softmax(model.forward(images), 1);
     let [_, classes] = probs.dims();
-    // Reading back a tensor we just computed cannot fail on a working backend.
-    let values: Vec<f32> = probs.into_data().try_into_vec().unwrap_or_default();
-    values.chunks(classes).map(<[f32]>::to_vec).collect()
+    let values: Vec<f32> = probs
+        .into_data()
+        .try_into_vec()
+        .map_err(|e| Error::Training(format!("reading back the predictions: {e:?}")))?;
+    Ok(values.chunks(classes).map(<[f32]>::to_vec).collect())
 }
 
 pub fn evaluate(
@@ -41,11 +45,11 @@ pub fn evaluate(
     batcher: &MnistBatcher,
     batch_size: usize,
     device: &Device,
-) -> Evaluation {
+) -> Result<Evaluation, Error> {
     let mut predictions = Vec::with_capacity(test.items().len());
     for chunk in test.items().chunks(batch_size.max(1)) {
         let batch = batcher.batch(chunk.to_vec(), device);
-        for (item, probs) in chunk.iter().zip(probabilities(model, batch.images)) {
+        for (item, probs) in chunk.iter().zip(probabilities(model, batch.images)?) {
             let (predicted, confidence) = argmax(&probs);
             predictions.push(Prediction {
                 label: item.label,
@@ -54,7 +58,7 @@ pub fn evaluate(
             });
         }
     }
-    summarize(predictions)
+    Ok(summarize(predictions))
 }
 
 pub fn argmax(values: &[f32]) -> (usize, f32) {

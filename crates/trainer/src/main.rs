@@ -57,6 +57,12 @@ fn train(args: TrainArgs) -> Result<(), Error> {
         config.training.seed = seed;
     }
     if let Some(dir) = &args.data_dir {
+        if config.data.tsv.is_some() {
+            return Err(Error::Usage(format!(
+                "--data-dir has no effect: {} reads TSV files ([data] tsv)",
+                config_path.display()
+            )));
+        }
         config.data.dir = Some(dir.clone());
     }
     config.validate().map_err(|message| Error::ConfigValue {
@@ -76,14 +82,14 @@ fn train(args: TrainArgs) -> Result<(), Error> {
         backend.name(),
         artifacts.display()
     );
-    let outcome = train::run(&config, &artifacts, backend, args.resume)?;
+    let outcome = train::run(&config, &artifacts, backend, args.resume, args.overwrite)?;
     report::after_training(&artifacts, &config, &outcome)?;
     println!(
         "test accuracy {:.2}% on {} images ({:.0} s, {:.0} train images/s); artifacts in {}",
         outcome.test.accuracy * 100.0,
         outcome.test.predictions.len(),
         outcome.wall_seconds,
-        report::images_per_sec(&outcome.history),
+        report::images_per_sec(&outcome.history, outcome.resumed_from),
         artifacts.display()
     );
     Ok(())

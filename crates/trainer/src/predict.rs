@@ -48,7 +48,7 @@ pub fn command(args: PredictArgs) -> Result<(), Error> {
         let images = input.batcher().images(&pixels, &device);
         for ((file, _), probs) in ready
             .into_iter()
-            .zip(evaluate::probabilities(&model, images))
+            .zip(evaluate::probabilities(&model, images)?)
         {
             let mut order: Vec<usize> = (0..probs.len()).collect();
             order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));

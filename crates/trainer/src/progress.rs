@@ -24,7 +24,11 @@ const LOSS: &str = "Loss";
 const ACCURACY: &str = "Accuracy";
 const LR: &str = "Learning Rate";
 
-/// Per-iteration points are kept only for short runs, where per-epoch curves have too few points.
+/// Runs of at most this many epochs keep per-iteration points and get a per-iteration curve:
+/// their per-epoch curves have too few points to show anything.
+pub const SHORT_RUN_EPOCHS: usize = 3;
+
+/// A cap on per-iteration points, so a short run over a huge dataset stays small on disk.
 pub const MAX_ITERATION_POINTS: usize = 5_000;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -84,12 +88,14 @@ impl History {
 #[derive(Clone, Default)]
 pub struct Recorder {
     history: Arc<Mutex<History>>,
+    keep_iterations: bool,
 }
 
 impl Recorder {
-    pub fn new(history: History) -> Self {
+    pub fn new(history: History, keep_iterations: bool) -> Self {
         Self {
             history: Arc::new(Mutex::new(history)),
+            keep_iterations,
         }
     }
 
@@ -163,6 +169,7 @@ impl MetricLogger for HistoryLogger {
             }
         }
         if let (Some(loss), Some(accuracy)) = (batch_loss, batch_accuracy)
+            && self.recorder.keep_iterations
             && history.iterations.len() < MAX_ITERATION_POINTS
         {
             let iteration = self.iteration.entry(epoch).or_default();

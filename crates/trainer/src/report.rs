@@ -20,9 +20,6 @@ use crate::progress::History;
 use crate::stats;
 use crate::train::{ModelBatcher, Outcome};
 
-/// Runs of at most this many epochs also get a per-iteration curve.
-const SHORT_RUN_EPOCHS: usize = 3;
-
 #[derive(Serialize)]
 struct Metrics<'a> {
     /// Fraction 0-1 over the whole test set.
@@ -36,21 +33,22 @@ struct Metrics<'a> {
     epochs: usize,
     /// This invocation's wall-clock time: data, training, evaluation.
     wall_seconds: f64,
-    /// Training-split images per second, averaged over the epochs timed.
+    /// Training-split images per second over the epochs this invocation trained.
     train_images_per_sec: f64,
-    backend: String,
-    device: String,
-    model: String,
+    backend: &'a str,
+    device: &'a str,
+    model: &'a str,
     parameters: usize,
     dataset: &'static str,
     history: &'a History,
 }
 
-/// Training-split throughput over every timed epoch.
-pub fn images_per_sec(history: &History) -> f64 {
+/// Training-split throughput over the epochs this invocation trained (those after `resumed_from`).
+pub fn images_per_sec(history: &History, resumed_from: usize) -> f64 {
     let (images, seconds) = history
         .epochs
         .iter()
+        .filter(|e| e.epoch > resumed_from)
         .filter_map(|e| Some((e.train_images, e.train_seconds?)))
         .fold((0usize, 0f64), |(n, s), (i, t)| (n + i, s + t));
     if seconds > 0.0 {
@@ -61,7 +59,6 @@ pub fn images_per_sec(history: &History) -> f64 {
 }
 
 pub fn after_training(dir: &Path, config: &TrainConfig, outcome: &Outcome) -> Result<(), Error> {
-    let run = artifacts::load_run_info(dir);
     let kind = config.data.dataset;
     let metrics = Metrics {
         test_accuracy: outcome.test.accuracy,
@@ -75,11 +72,11 @@ pub fn after_training(dir: &Path, config: &TrainConfig, outcome: &Outcome) -> Re
             .last()
             .map_or(config.training.epochs, |e| e.epoch),
         wall_seconds: outcome.wall_seconds,
-        train_images_per_sec: images_per_sec(&outcome.history),
-        backend: run.as_ref().map_or_else(String::new, |r| r.backend.clone()),
-        device: run.as_ref().map_or_else(String::new, |r| r.device.clone()),
-        model: config.model.describe(),
-        parameters: outcome.model.num_params(),
+        train_images_per_sec: images_per_sec(&outcome.history, outcome.resumed_from),
+        backend: &outcome.run.backend,
+        device: &outcome.run.device,
+        model: &outcome.run.model,
+        parameters: outcome.run.parameters,
         dataset: kind.name(),
         history: &outcome.history,
     };
@@ -131,7 +128,7 @@ fn curves(dir: &Path, history: &History) -> Result<(), Error> {
     ];
     plot::training_curves(&dir.join("curves.png"), "epoch", &loss, &accuracy)?;
 
-    if history.epochs.len() <= SHORT_RUN_EPOCHS && !history.iterations.is_empty() {
+    if !history.iterations.is_empty() {
         let per_iter = |f: &dyn Fn(&crate::progress::IterationRecord) -> f64| {
             let mut step = 0;
             let points = history
@@ -362,7 +359,7 @@ pub fn evaluate_saved(
     })?;
     let test = MnistDataset::open(&files, data::Split::Test)?;
     let batcher = input.batcher();
-    let eval = evaluate::evaluate(&model, &test, &batcher, 256, device);
+    let eval = evaluate::evaluate(&model, &test, &batcher, 256, device)?;
     let output = output.unwrap_or(model_dir);
     std::fs::create_dir_all(output).map_err(Error::io(output))?;
     let text = test_report(output, input.dataset, &eval, &test)?;

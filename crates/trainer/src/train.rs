@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::data::dataloader::DataLoaderBuilder;
@@ -30,7 +31,7 @@ use crate::checkpoint::{self, AtomicFileCheckpointer, EveryNKeepLast};
 use crate::config::{OptimizerConfig, ScheduleConfig, TrainConfig};
 use crate::error::Error;
 use crate::evaluate;
-use crate::progress::{EpochLines, History, Recorder};
+use crate::progress::{self, EpochLines, History, Recorder};
 
 /// Where to continue from: `--resume` alone means the newest complete checkpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +110,9 @@ pub struct Outcome {
     pub device: Device,
     /// A batch of training images, for the gradient statistics.
     pub grad_items: Vec<MnistItem>,
+    pub run: RunInfo,
+    /// The checkpoint this invocation resumed from (0 for a fresh run).
+    pub resumed_from: usize,
     pub wall_seconds: f64,
 }
 
@@ -117,13 +121,14 @@ pub fn run(
     artifacts: &Path,
     backend: Backend,
     resume: Option<Resume>,
+    overwrite: bool,
 ) -> Result<Outcome, Error> {
     let started = Instant::now();
     let checkpoints = checkpoint::dir(artifacts);
     let resume_epoch = match resume {
         Some(resume) => Some(artifacts::check_resume(artifacts, config, resume)?),
         None => {
-            artifacts::start_fresh(artifacts)?;
+            artifacts::start_fresh(artifacts, overwrite)?;
             None
         }
     };
@@ -136,14 +141,13 @@ pub fn run(
         )));
     }
     std::fs::create_dir_all(&checkpoints).map_err(Error::io(&checkpoints))?;
-    checkpoint::remove_partial(&checkpoints).map_err(Error::io(&checkpoints))?;
+    let saved = checkpoint::prepare_resume(&checkpoints, resume_epoch.unwrap_or(0))
+        .map_err(Error::io(&checkpoints))?;
     artifacts::save_config(artifacts, config)?;
 
     let splits = load_splits(config)?;
     let device = backend.device();
     device.seed(config.training.seed);
-    let run_info = RunInfo::new(backend, &device, config);
-    artifacts::save_run_info(artifacts, &run_info)?;
 
     let batcher = MnistBatcher::new(config.data.normalize.clone(), config.data.resize);
     let t = &config.training;
@@ -162,6 +166,8 @@ pub fn run(
     let iters_per_epoch = train_loader.num_items().div_ceil(t.batch_size);
 
     let model = config.model.init(&device.clone().autodiff())?;
+    let run = RunInfo::new(backend, &device, config, model.num_params());
+    artifacts::save_run_info(artifacts, &run)?;
     let learner = Learner::new(
         model,
         optimizer(&config.optimizer),
@@ -170,7 +176,7 @@ pub fn run(
 
     let mut history = artifacts::load_history(artifacts);
     history.truncate_after(resume_epoch.unwrap_or(0));
-    let recorder = Recorder::new(history);
+    let recorder = Recorder::new(history, total_epochs <= progress::SHORT_RUN_EPOCHS);
     let interrupter = Interrupter::new();
     stop_on_ctrl_c(&interrupter);
 
@@ -189,7 +195,7 @@ pub fn run(
             every: config.checkpoint.every,
             keep: config.checkpoint.keep,
             last_epoch: total_epochs,
-            saved: checkpoint::complete_epochs(&checkpoints),
+            saved,
         })
         .with_interrupter(interrupter)
         .num_epochs(total_epochs);
@@ -210,7 +216,9 @@ pub fn run(
     if let Some(error) = result.error {
         return Err(Error::Training(error.to_string()));
     }
-    if result.interrupted.is_some() {
+    // The dashboard resets the interrupter when it closes, so ask the disk instead: the strategy
+    // always checkpoints the last epoch, and the checkpointers have finished writing by now.
+    if checkpoint::complete_epochs(&checkpoints).last() != Some(&total_epochs) {
         return Err(Error::Interrupted {
             artifacts: artifacts.to_path_buf(),
         });
@@ -219,7 +227,7 @@ pub fn run(
     let model = result.model;
     model::save(artifacts, &config.model, &model)?;
     InputSpec::from(&config.data).save(artifacts)?;
-    let test = evaluate::evaluate(&model, &splits.test, &batcher, t.batch_size, &device);
+    let test = evaluate::evaluate(&model, &splits.test, &batcher, t.batch_size, &device)?;
     Ok(Outcome {
         model,
         history: recorder.snapshot(),
@@ -228,6 +236,8 @@ pub fn run(
         batcher,
         device,
         grad_items,
+        run,
+        resumed_from: resume_epoch.unwrap_or(0),
         wall_seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -281,11 +291,20 @@ fn schedule(config: &TrainConfig, iters_per_epoch: usize) -> Result<ModuleLrSche
     built.map_err(|e| Error::Usage(format!("schedule: {e}")))
 }
 
-/// Ctrl-C asks the Learner to stop; it finishes the batch in hand and keeps the last checkpoint.
+/// The first Ctrl-C asks the Learner to stop after the batch in hand, keeping the last complete
+/// checkpoint; a second one quits at once, which the atomic checkpoints also survive. (Burn's
+/// terminal dashboard reads keys itself: there, `q` stops.)
 fn stop_on_ctrl_c(interrupter: &Interrupter) {
     let interrupter = interrupter.clone();
-    // Failing to install the handler only means Ctrl-C kills the process, which checkpoints survive.
-    let _ = ctrlc::set_handler(move || interrupter.stop(Some("interrupted by Ctrl-C")));
+    let pressed = AtomicBool::new(false);
+    // Failing to install the handler only means Ctrl-C kills the process at once.
+    let _ = ctrlc::set_handler(move || {
+        if pressed.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("stopping after this batch; press Ctrl-C again to quit now");
+        interrupter.stop(Some("interrupted by Ctrl-C"));
+    });
 }
 
 pub fn default_artifacts(config_path: &Path) -> PathBuf {
