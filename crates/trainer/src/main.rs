@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod error;
 mod evaluate;
+mod malloc;
 mod predict;
 mod progress;
 mod report;
@@ -23,6 +24,7 @@ use crate::config::TrainConfig;
 use crate::error::Error;
 
 fn main() -> ExitCode {
+    malloc::pin_thresholds();
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Train(args)) => train(args),
