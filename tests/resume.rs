@@ -143,6 +143,50 @@ fn a_killed_run_resumes_from_its_last_complete_checkpoint() {
     assert_eq!(epochs(&metrics["history"]).len(), 4);
 }
 
+#[test]
+fn ctrl_c_stops_at_a_resumable_point() {
+    let fixture = Fixture::new(3_000, "");
+    let text = std::fs::read_to_string(&fixture.config)
+        .unwrap()
+        .replace("kind = \"mlp\"\nhidden = [32]", "kind = \"lenet\"")
+        .replace("epochs = 2", "epochs = 4")
+        .replace("lr = 0.1", "lr = 0.01");
+    std::fs::write(&fixture.config, text).unwrap();
+    let artifacts = fixture.artifacts();
+    let child = common::trainer()
+        .args(["--config", fixture.config.to_str().unwrap()])
+        .args(["--artifacts", artifacts.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first = artifacts.join("checkpoint/scheduler-1.bpk");
+    let started = Instant::now();
+    while !first.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no checkpoint appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let interrupt = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupt.success());
+    let output = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("--resume"),
+        "the message says how to continue: {err}"
+    );
+    assert!(!artifacts.join("metrics.json").exists());
+
+    assert_success(&fixture.train(&["--resume"]));
+    assert_eq!(read_json(&artifacts.join("metrics.json"))["epochs"], 4);
+}
+
 fn read_model_config(artifacts: &std::path::Path) -> model::ModelConfig {
     #[derive(serde::Deserialize)]
     struct Saved {
