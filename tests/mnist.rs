@@ -154,6 +154,10 @@ fn predict_drawn_digits(model: &Path, dir: &Path) {
         "{err}"
     );
     assert!(
+        err.contains("tiny.png"),
+        "a 1x1 picture has no digit to read: {err}"
+    );
+    assert!(
         stdout(&output).contains("one.png: 1"),
         "{}",
         stdout(&output)

@@ -19,19 +19,19 @@ fn epochs(history: &Value) -> Vec<Value> {
 
 #[test]
 fn resume_continues_the_schedule_and_keeps_earlier_epochs() {
-    let interrupted = Fixture::new(400, "");
-    assert_success(&interrupted.train(&[]));
-    let first = epochs(&read_json(&interrupted.artifacts().join("history.json")));
+    let run = Fixture::new(400, "");
+    assert_success(&run.train(&[]));
+    let first = epochs(&read_json(&run.artifacts().join("history.json")));
     assert_eq!(first.len(), 2);
 
-    let resumed = interrupted.train(&["--resume", "--epochs", "3"]);
+    let resumed = run.train(&["--resume", "--epochs", "3"]);
     assert_success(&resumed);
     assert!(
         stdout(&resumed).contains("resuming from checkpoint 2"),
         "{}",
         stdout(&resumed)
     );
-    let metrics = read_json(&interrupted.artifacts().join("metrics.json"));
+    let metrics = read_json(&run.artifacts().join("metrics.json"));
     assert_eq!(metrics["epochs"], 3);
     let after = epochs(&metrics["history"]);
     assert_eq!(after.len(), 3);
@@ -58,27 +58,42 @@ fn resume_continues_the_schedule_and_keeps_earlier_epochs() {
 fn resume_from_a_named_epoch_and_reject_a_different_model() {
     let fixture = Fixture::new(200, "");
     assert_success(&fixture.train(&[]));
+    let before = epochs(&read_json(&fixture.artifacts().join("history.json")));
     let output = fixture.train(&["--resume", "1", "--epochs", "2"]);
     assert_success(&output);
     assert!(stdout(&output).contains("resuming from checkpoint 1"));
-
-    // Same artifacts, another network: refused before anything is touched.
-    let text = std::fs::read_to_string(&fixture.config)
-        .unwrap()
-        .replace("hidden = [32]", "hidden = [16]");
-    std::fs::write(&fixture.config, text).unwrap();
-    let output = fixture.train(&["--resume", "--epochs", "3"]);
-    assert_eq!(output.status.code(), Some(1));
-    let err = common::stderr(&output);
-    assert!(
-        err.contains("cannot resume") && err.contains("model"),
-        "{err}"
+    let after = epochs(&read_json(&fixture.artifacts().join("metrics.json"))["history"]);
+    assert_eq!(after.len(), 2);
+    assert_eq!(
+        after[0], before[0],
+        "epoch 1 is kept; epoch 2 is trained again"
     );
+
+    // Same artifacts, another network or optimizer: refused before anything is touched.
+    let metrics = std::fs::read(fixture.artifacts().join("metrics.json")).unwrap();
+    let original = std::fs::read_to_string(&fixture.config).unwrap();
+    for (from, to, named) in [
+        ("hidden = [32]", "hidden = [16]", "model"),
+        ("momentum = 0.9", "momentum = 0.5", "[optimizer]"),
+    ] {
+        std::fs::write(&fixture.config, original.replace(from, to)).unwrap();
+        let output = fixture.train(&["--resume", "--epochs", "3"]);
+        assert_eq!(output.status.code(), Some(1));
+        let err = common::stderr(&output);
+        assert!(
+            err.contains("cannot resume") && err.contains(named),
+            "{err}"
+        );
+        let unchanged = std::fs::read(fixture.artifacts().join("metrics.json")).unwrap();
+        assert!(
+            unchanged == metrics,
+            "a refused resume leaves the run as it was"
+        );
+    }
 }
 
-#[test]
-fn a_killed_run_resumes_from_its_last_complete_checkpoint() {
-    // The Caffe2 LeNet on 3,000 images makes epochs long enough (about a second) to die in.
+/// The Caffe2 LeNet on 3,000 images: epochs long enough (about a second) to stop in the middle of.
+fn slow_fixture() -> Fixture {
     let fixture = Fixture::new(3_000, "");
     let text = std::fs::read_to_string(&fixture.config)
         .unwrap()
@@ -86,12 +101,17 @@ fn a_killed_run_resumes_from_its_last_complete_checkpoint() {
         .replace("epochs = 2", "epochs = 4")
         .replace("lr = 0.1", "lr = 0.01");
     std::fs::write(&fixture.config, text).unwrap();
+    fixture
+}
 
+/// Starts training in the background and returns once epoch 1 is checkpointed.
+fn start_and_wait_for_checkpoint(fixture: &Fixture) -> std::process::Child {
     let artifacts = fixture.artifacts();
     let mut child = common::trainer()
         .args(["--config", fixture.config.to_str().unwrap()])
         .args(["--artifacts", artifacts.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let first = artifacts.join("checkpoint/scheduler-1.bpk");
@@ -103,10 +123,18 @@ fn a_killed_run_resumes_from_its_last_complete_checkpoint() {
         );
         assert!(
             child.try_wait().unwrap().is_none(),
-            "training ended before the kill"
+            "training ended too early"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    child
+}
+
+#[test]
+fn a_killed_run_resumes_from_its_last_complete_checkpoint() {
+    let fixture = slow_fixture();
+    let artifacts = fixture.artifacts();
+    let mut child = start_and_wait_for_checkpoint(&fixture);
     std::thread::sleep(Duration::from_millis(300));
     child.kill().unwrap(); // SIGKILL: no chance to clean up.
     child.wait().unwrap();
@@ -145,30 +173,9 @@ fn a_killed_run_resumes_from_its_last_complete_checkpoint() {
 
 #[test]
 fn ctrl_c_stops_at_a_resumable_point() {
-    let fixture = Fixture::new(3_000, "");
-    let text = std::fs::read_to_string(&fixture.config)
-        .unwrap()
-        .replace("kind = \"mlp\"\nhidden = [32]", "kind = \"lenet\"")
-        .replace("epochs = 2", "epochs = 4")
-        .replace("lr = 0.1", "lr = 0.01");
-    std::fs::write(&fixture.config, text).unwrap();
+    let fixture = slow_fixture();
     let artifacts = fixture.artifacts();
-    let child = common::trainer()
-        .args(["--config", fixture.config.to_str().unwrap()])
-        .args(["--artifacts", artifacts.to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let first = artifacts.join("checkpoint/scheduler-1.bpk");
-    let started = Instant::now();
-    while !first.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "no checkpoint appeared"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = start_and_wait_for_checkpoint(&fixture);
     let interrupt = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
