@@ -17,7 +17,7 @@ pub enum Backend {
     /// Burn's fast CPU backend.
     #[cfg(feature = "flex")]
     Flex,
-    /// The older ndarray CPU backend.
+    /// The older ndarray CPU backend (deprecated by Burn 0.22).
     #[cfg(feature = "ndarray")]
     Ndarray,
     /// GPU through wgpu (Vulkan, Metal, DX12; lavapipe on a machine without a GPU).
@@ -62,7 +62,9 @@ impl Backend {
         match self {
             #[cfg(feature = "flex")]
             Self::Flex => Device::flex(),
+            // Burn 0.22 deprecates ndarray in favour of flex; it stays here for comparison.
             #[cfg(feature = "ndarray")]
+            #[allow(deprecated)]
             Self::Ndarray => Device::ndarray(),
             #[cfg(feature = "wgpu")]
             Self::Wgpu => Device::wgpu(Default::default()),
