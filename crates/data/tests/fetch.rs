@@ -38,6 +38,15 @@ fn fixtures() -> [Vec<u8>; 4] {
     ]
 }
 
+/// What a mirror serves: every fixture gzipped under `/mnist/<name>.gz`.
+fn mirror_files(raw: &[Vec<u8>; 4]) -> HashMap<String, Vec<u8>> {
+    MNIST_FILE_NAMES
+        .iter()
+        .zip(raw)
+        .map(|(n, r)| (format!("/mnist/{n}.gz"), gz(r)))
+        .collect()
+}
+
 /// A minimal HTTP/1.1 server: path -> body, counting requests. Runs until the test ends.
 fn serve(files: HashMap<String, Vec<u8>>) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -102,11 +111,7 @@ fn listing(dir: &Path) -> Vec<String> {
 #[test]
 fn fetches_verifies_and_then_uses_the_cache() {
     let raw = fixtures();
-    let files = MNIST_FILE_NAMES
-        .iter()
-        .zip(&raw)
-        .map(|(n, r)| (format!("/mnist/{n}.gz"), gz(r)))
-        .collect();
+    let files = mirror_files(&raw);
     let (base, count) = serve(files);
     let src = sources(base, &raw);
     let dir = tempfile::tempdir().unwrap();
@@ -189,11 +194,7 @@ fn fetches_verifies_and_then_uses_the_cache() {
 #[test]
 fn bad_file_in_user_given_dir_is_an_error_and_is_kept() {
     let raw = fixtures();
-    let files = MNIST_FILE_NAMES
-        .iter()
-        .zip(&raw)
-        .map(|(n, r)| (format!("/mnist/{n}.gz"), gz(r)))
-        .collect();
+    let files = mirror_files(&raw);
     let (base, count) = serve(files);
     let src = sources(base, &raw);
     let dir = tempfile::tempdir().unwrap();
@@ -338,11 +339,7 @@ fn gz_files_in_the_data_dir_are_verified_by_content_and_used() {
 #[test]
 fn bad_gz_in_the_cache_is_deleted_and_refetched_raw() {
     let raw = fixtures();
-    let files = MNIST_FILE_NAMES
-        .iter()
-        .zip(&raw)
-        .map(|(n, r)| (format!("/mnist/{n}.gz"), gz(r)))
-        .collect();
+    let files = mirror_files(&raw);
     let (base, count) = serve(files);
     let src = sources(base, &raw);
     let dir = tempfile::tempdir().unwrap();
@@ -366,11 +363,7 @@ fn bad_gz_in_the_cache_is_deleted_and_refetched_raw() {
 #[test]
 fn corrupted_download_is_rejected_and_leaves_nothing_behind() {
     let raw = fixtures();
-    let mut files: HashMap<String, Vec<u8>> = MNIST_FILE_NAMES
-        .iter()
-        .zip(&raw)
-        .map(|(n, r)| (format!("/mnist/{n}.gz"), gz(r)))
-        .collect();
+    let mut files = mirror_files(&raw);
     // Valid gzip, wrong content: only the checksum can catch it.
     let mut bad = raw[2].clone();
     bad[100] ^= 0xff;
