@@ -78,9 +78,7 @@ impl InputSpec {
     }
 
     pub fn save(&self, dir: &Path) -> Result<(), Error> {
-        let text = toml::to_string_pretty(self)
-            .map_err(|e| Error::Usage(format!("cannot write the input spec as TOML: {e}")))?;
-        write_atomic(&dir.join(INPUT), text.as_bytes())
+        write_toml(&dir.join(INPUT), self)
     }
 
     pub fn load(dir: &Path) -> Result<Self, Error> {
@@ -97,28 +95,38 @@ pub fn history_path(dir: &Path) -> PathBuf {
     dir.join(HISTORY)
 }
 
+// The reports and pictures (written by `report.rs`).
+pub const REPORT: &str = "report.txt";
+pub const EVAL: &str = "eval.json";
+pub const PARAMETERS: &str = "parameters.txt";
+pub const CURVES: &str = "curves.png";
+pub const CURVES_ITERATIONS: &str = "curves-iterations.png";
+pub const SAMPLES: &str = "samples.png";
+pub const CONFUSION: &str = "confusion.png";
+pub const MISTAKES: &str = "mistakes.png";
+pub const FILTERS: &str = "filters.png";
+pub const FEATURE_MAPS: &str = "feature_maps.png";
+
 /// Every file a run or `eval` writes here, so that starting again removes exactly those.
-const OUTPUTS: [&str; 20] = [
+const OUTPUTS: [&str; 18] = [
     CONFIG,
     RUN,
     HISTORY,
     METRICS,
     INPUT,
-    "model.toml",
-    "model.bpk",
-    "experiment.log",
-    "report.txt",
-    "parameters.txt",
-    "eval.json",
-    "curves.png",
-    "curves-iterations.png",
-    "samples.png",
-    "confusion.png",
-    "mistakes.png",
-    "filters.png",
-    "feature_maps.png",
-    "curves.svg",
-    "summary.txt",
+    model::CONFIG_FILE,
+    model::WEIGHTS_FILE,
+    "experiment.log", // Burn's application log
+    REPORT,
+    EVAL,
+    PARAMETERS,
+    CURVES,
+    CURVES_ITERATIONS,
+    SAMPLES,
+    CONFUSION,
+    MISTAKES,
+    FILTERS,
+    FEATURE_MAPS,
 ];
 
 /// Prepares `dir` for a new run. An earlier run there is kept unless `overwrite` says to
@@ -236,9 +244,13 @@ pub fn check_resume(dir: &Path, config: &TrainConfig, resume: Resume) -> Result<
 }
 
 pub fn save_config(dir: &Path, config: &TrainConfig) -> Result<(), Error> {
-    let text = toml::to_string_pretty(config)
-        .map_err(|e| Error::Usage(format!("cannot write the config as TOML: {e}")))?;
-    write_atomic(&dir.join(CONFIG), text.as_bytes())
+    write_toml(&dir.join(CONFIG), config)
+}
+
+fn write_toml<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
+    let text = toml::to_string_pretty(value)
+        .map_err(|e| Error::Usage(format!("cannot encode {} as TOML: {e}", path.display())))?;
+    write_atomic(path, text.as_bytes())
 }
 
 pub fn save_run_info(dir: &Path, info: &RunInfo) -> Result<(), Error> {

@@ -126,7 +126,7 @@ fn curves(dir: &Path, history: &History) -> Result<(), Error> {
         series("train", &|e| e.train_accuracy.map(|a| a * 100.0)),
         series("valid", &|e| e.valid_accuracy.map(|a| a * 100.0)),
     ];
-    plot::training_curves(&dir.join("curves.png"), "epoch", &loss, &accuracy)?;
+    plot::training_curves(&dir.join(artifacts::CURVES), "epoch", &loss, &accuracy)?;
 
     if !history.iterations.is_empty() {
         let per_iter = |f: &dyn Fn(&crate::progress::IterationRecord) -> f64| {
@@ -145,7 +145,7 @@ fn curves(dir: &Path, history: &History) -> Result<(), Error> {
             }]
         };
         plot::training_curves(
-            &dir.join("curves-iterations.png"),
+            &dir.join(artifacts::CURVES_ITERATIONS),
             "iteration",
             &per_iter(&|i| i.loss),
             &per_iter(&|i| i.accuracy * 100.0),
@@ -163,9 +163,9 @@ fn test_report(
 ) -> Result<String, Error> {
     let names = kind.class_names();
     let text = text_report(kind, eval);
-    artifacts::write_atomic(&dir.join("report.txt"), text.as_bytes())?;
+    artifacts::write_atomic(&dir.join(artifacts::REPORT), text.as_bytes())?;
     plot::confusion_heatmap(
-        &dir.join("confusion.png"),
+        &dir.join(artifacts::CONFUSION),
         &eval.confusion,
         &names,
         &format!(
@@ -204,7 +204,7 @@ fn test_report(
         })
         .collect();
     if !tiles.is_empty() {
-        plot::digit_grid(&dir.join("mistakes.png"), &tiles, 4)?;
+        plot::digit_grid(&dir.join(artifacts::MISTAKES), &tiles, 4)?;
     }
     Ok(text)
 }
@@ -256,7 +256,7 @@ fn samples(
             wrong: p.predicted != p.label,
         })
         .collect();
-    plot::digit_grid(&dir.join("samples.png"), &tiles, 4)?;
+    plot::digit_grid(&dir.join(artifacts::SAMPLES), &tiles, 4)?;
     Ok(())
 }
 
@@ -273,7 +273,7 @@ fn layer_pictures(
     };
     let filters = planes(weights);
     let title = "first convolution: filters";
-    plot::map_grid(&dir.join("filters.png"), title, &filters.maps(), 10)?;
+    plot::map_grid(&dir.join(artifacts::FILTERS), title, &filters.maps(), 10)?;
 
     let Some(item) = test.items().first() else {
         return Ok(());
@@ -281,7 +281,7 @@ fn layer_pictures(
     if let Some(maps) = model.feature_maps(batcher.images(&[item.image], device)) {
         let title = format!("first convolution: feature maps of a test '{}'", item.label);
         plot::map_grid(
-            &dir.join("feature_maps.png"),
+            &dir.join(artifacts::FEATURE_MAPS),
             &title,
             &planes(maps).maps(),
             10,
@@ -342,7 +342,7 @@ fn parameters(
         "Parameters of the trained model; gradients of the loss on the first {} training images.\n\n{table}",
         grad_items.len()
     );
-    artifacts::write_atomic(&dir.join("parameters.txt"), text.as_bytes())
+    artifacts::write_atomic(&dir.join(artifacts::PARAMETERS), text.as_bytes())
 }
 
 /// `trainer eval`: the saved model on the full test set, with the report written to `output`.
@@ -363,7 +363,7 @@ pub fn evaluate_saved(
     let output = output.unwrap_or(model_dir);
     std::fs::create_dir_all(output).map_err(Error::io(output))?;
     let text = test_report(output, input.dataset, &eval, &test)?;
-    artifacts::write_json(&output.join("eval.json"), &eval)?;
+    artifacts::write_json(&output.join(artifacts::EVAL), &eval)?;
     Ok(format!(
         "{text}\nreport, confusion.png and mistakes.png written to {}",
         output.display()
