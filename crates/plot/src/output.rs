@@ -1,8 +1,7 @@
 //! What every picture shares: the embedded font, the RGB canvas, and the
 //! atomic PNG/SVG writers.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -152,36 +151,25 @@ pub(crate) fn save_text(path: &Path, text: &str) -> Result<(), PlotError> {
     })
 }
 
-/// Temp file in the destination directory (so the rename cannot cross file
-/// systems), filled by `write`, flushed, then renamed over `path`. On any
-/// error the temp file is dropped, which deletes it.
+/// Writes through the workspace's one atomic writer: no file, or the whole picture.
 fn write_atomically<F>(path: &Path, write: F) -> Result<(), PlotError>
 where
-    F: FnOnce(&mut BufWriter<&mut File>) -> Result<(), PlotError>,
+    F: FnOnce(&mut dyn Write) -> Result<(), PlotError>,
 {
-    let io = |source| PlotError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".plot-").suffix(".tmp");
-    // tempfile creates 0600 files; a picture should be readable like any other output.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    // The closure's own error is kept aside so that it, not a generic I/O error, is returned.
+    let mut failure = None;
+    let result = files::write_atomic_with(path, |out| {
+        write(out).map_err(|e| {
+            failure = Some(e);
+            std::io::Error::other("picture not written")
+        })
+    });
+    match (result, failure) {
+        (_, Some(e)) => Err(e),
+        (Err(source), None) => Err(PlotError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+        (Ok(()), None) => Ok(()),
     }
-    let mut tmp = builder.tempfile_in(dir).map_err(io)?;
-    {
-        let mut out = BufWriter::new(tmp.as_file_mut());
-        write(&mut out)?;
-        out.flush().map_err(io)?;
-    }
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
 }
