@@ -2,10 +2,12 @@
 //! plain or gzip-compressed. Every defect is a typed error naming the file.
 
 use std::fs;
-use std::io::{self, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::{IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
+use flate2::read::MultiGzDecoder;
+
+use crate::{IMAGE_PIXELS, IMAGE_SIDE, MAX_ITEMS, NUM_CLASSES};
 
 /// Magic number of an IDX file of unsigned bytes with 3 dimensions (images).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -18,7 +20,7 @@ const LABELS_HEADER: usize = 8;
 /// What can be wrong with an IDX file or a pair of them.
 #[derive(Debug, thiserror::Error)]
 pub enum IdxError {
-    /// The file could not be read.
+    /// The file could not be read (missing, a directory, unreadable).
     #[error("cannot read {path}: {source}")]
     Io {
         /// The file.
@@ -82,6 +84,16 @@ pub enum IdxError {
         /// Actual (decompressed) byte length.
         found: u64,
     },
+    /// The header declares more items than this reader holds in memory.
+    #[error("{path} declares {count} items; at most {limit} are accepted")]
+    TooManyItems {
+        /// The file.
+        path: PathBuf,
+        /// The header's item count.
+        count: usize,
+        /// [`crate::MAX_ITEMS`].
+        limit: usize,
+    },
     /// A label outside 0..=9.
     #[error("{path}: label #{index} is {value}, expected 0-9")]
     BadLabel {
@@ -106,25 +118,159 @@ pub enum IdxError {
     },
 }
 
-/// Reads a whole file, transparently gunzipping it when it starts with 1f 8b.
-fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, IdxError> {
-    let bytes = fs::read(path).map_err(|source| IdxError::Io {
+/// Opens `path` as a stream of IDX bytes, decompressing when it starts with the gzip magic.
+fn open(path: &Path) -> Result<Stream<'static>, IdxError> {
+    let io_error = |source| IdxError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        // MNIST gz files compress roughly 2-6x; a generous hint avoids repeated regrowth.
-        let mut out = Vec::with_capacity(bytes.len().saturating_mul(4));
-        flate2::read::MultiGzDecoder::new(bytes.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|source| IdxError::Gzip {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        Ok(out)
-    } else {
-        Ok(bytes)
+    };
+    let file = fs::File::open(path).map_err(io_error)?;
+    if file.metadata().map_err(io_error)?.is_dir() {
+        return Err(io_error(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "is a directory, not an IDX file",
+        )));
     }
+    let mut reader = BufReader::new(file);
+    let gz = reader
+        .fill_buf()
+        .map_err(io_error)?
+        .starts_with(&GZIP_MAGIC);
+    Ok(if gz {
+        Stream::Gzip(Box::new(MultiGzDecoder::new(reader)))
+    } else {
+        Stream::Raw(Box::new(reader))
+    })
+}
+
+/// IDX bytes as they come: read errors inside a gzip stream mean a damaged file.
+enum Stream<'a> {
+    Raw(Box<dyn Read + 'a>),
+    Gzip(Box<dyn Read + 'a>),
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// What one kind of IDX file looks like.
+struct Layout {
+    magic: u32,
+    header: usize,
+    item_size: usize,
+}
+
+const IMAGES: Layout = Layout {
+    magic: IMAGES_MAGIC,
+    header: IMAGES_HEADER,
+    item_size: IMAGE_PIXELS,
+};
+
+const LABELS: Layout = Layout {
+    magic: LABELS_MAGIC,
+    header: LABELS_HEADER,
+    item_size: 1,
+};
+
+/// Reads and checks the header, then exactly the payload it declares, from a stream: memory
+/// is bounded by the declared size (itself capped by [`MAX_ITEMS`]), never by the input, so
+/// a gzip bomb or a huge file costs only the time to notice it is too long.
+fn read_checked(path: &Path, input: Stream, layout: &Layout) -> Result<(usize, Vec<u8>), IdxError> {
+    let p = || path.to_path_buf();
+    let (mut input, gz) = match input {
+        Stream::Raw(r) => (r, false),
+        Stream::Gzip(r) => (r, true),
+    };
+    let read_error = |source: io::Error| {
+        if gz {
+            IdxError::Gzip { path: p(), source }
+        } else {
+            IdxError::Io { path: p(), source }
+        }
+    };
+    let mut header = Vec::with_capacity(layout.header);
+    (&mut input)
+        .take(layout.header as u64)
+        .read_to_end(&mut header)
+        .map_err(read_error)?;
+    if header.is_empty() {
+        return Err(IdxError::Empty {
+            path: p(),
+            what: "bytes",
+        });
+    }
+    if header.len() < 4 {
+        return Err(IdxError::Truncated {
+            path: p(),
+            expected: layout.header as u64,
+            found: header.len() as u64,
+        });
+    }
+    let found = be_u32(&header, 0);
+    if found != layout.magic {
+        return Err(IdxError::BadMagic {
+            path: p(),
+            expected: layout.magic,
+            found,
+        });
+    }
+    if header.len() < layout.header {
+        return Err(IdxError::Truncated {
+            path: p(),
+            expected: layout.header as u64,
+            found: header.len() as u64,
+        });
+    }
+    if layout.magic == IMAGES_MAGIC {
+        let dims = (be_u32(&header, 8), be_u32(&header, 12));
+        let want = (IMAGE_SIDE as u32, IMAGE_SIDE as u32);
+        if dims != want {
+            return Err(IdxError::WrongDims {
+                path: p(),
+                expected: want,
+                found: dims,
+            });
+        }
+    }
+    let count = be_u32(&header, 4) as usize;
+    if count > MAX_ITEMS {
+        return Err(IdxError::TooManyItems {
+            path: p(),
+            count,
+            limit: MAX_ITEMS,
+        });
+    }
+    // No overflow: count <= MAX_ITEMS and item_size <= 784.
+    let payload_len = count * layout.item_size;
+    let expected = (layout.header + payload_len) as u64;
+    // Grown as bytes arrive rather than reserved up front: a header may promise more than
+    // the file holds.
+    let mut payload = Vec::new();
+    (&mut input)
+        .take(payload_len as u64)
+        .read_to_end(&mut payload)
+        .map_err(read_error)?;
+    if payload.len() < payload_len {
+        return Err(IdxError::Truncated {
+            path: p(),
+            expected,
+            found: (layout.header + payload.len()) as u64,
+        });
+    }
+    // Count what follows without keeping it (bounded time: at most 1 GiB is looked at).
+    let extra = io::copy(&mut input.take(1 << 30), &mut io::sink()).map_err(read_error)?;
+    if extra > 0 {
+        return Err(IdxError::TrailingBytes {
+            path: p(),
+            expected,
+            found: expected + extra,
+        });
+    }
+    if count == 0 {
+        return Err(IdxError::Empty {
+            path: p(),
+            what: "items",
+        });
+    }
+    Ok((count, payload))
 }
 
 fn be_u32(bytes: &[u8], at: usize) -> u32 {
@@ -135,99 +281,18 @@ fn be_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(b)
 }
 
-/// Checks the magic, the header length and the item count; returns the payload after the header.
-fn check_layout<'a>(
-    path: &Path,
-    bytes: &'a [u8],
-    magic: u32,
-    header: usize,
-    item_size: usize,
-) -> Result<(usize, &'a [u8]), IdxError> {
-    let p = || path.to_path_buf();
-    if bytes.is_empty() {
-        return Err(IdxError::Empty {
-            path: p(),
-            what: "bytes",
-        });
-    }
-    if bytes.len() < 4 {
-        return Err(IdxError::Truncated {
-            path: p(),
-            expected: header as u64,
-            found: bytes.len() as u64,
-        });
-    }
-    let found = be_u32(bytes, 0);
-    if found != magic {
-        return Err(IdxError::BadMagic {
-            path: p(),
-            expected: magic,
-            found,
-        });
-    }
-    if bytes.len() < header {
-        return Err(IdxError::Truncated {
-            path: p(),
-            expected: header as u64,
-            found: bytes.len() as u64,
-        });
-    }
-    if magic == IMAGES_MAGIC {
-        let dims = (be_u32(bytes, 8), be_u32(bytes, 12));
-        let want = (IMAGE_SIDE as u32, IMAGE_SIDE as u32);
-        if dims != want {
-            return Err(IdxError::WrongDims {
-                path: p(),
-                expected: want,
-                found: dims,
-            });
-        }
-    }
-    let count = be_u32(bytes, 4) as u64;
-    // u64 arithmetic cannot overflow here: count < 2^32 and item_size <= 784.
-    let expected = header as u64 + count * item_size as u64;
-    let found = bytes.len() as u64;
-    if found < expected {
-        return Err(IdxError::Truncated {
-            path: p(),
-            expected,
-            found,
-        });
-    }
-    if found > expected {
-        return Err(IdxError::TrailingBytes {
-            path: p(),
-            expected,
-            found,
-        });
-    }
-    if count == 0 {
-        return Err(IdxError::Empty {
-            path: p(),
-            what: "items",
-        });
-    }
-    let payload = bytes.get(header..).unwrap_or_default();
-    Ok((count as usize, payload))
+fn images_of(payload: &[u8]) -> Vec<[u8; IMAGE_PIXELS]> {
+    payload
+        .chunks_exact(IMAGE_PIXELS)
+        .map(|chunk| {
+            let mut image = [0u8; IMAGE_PIXELS];
+            image.copy_from_slice(chunk);
+            image
+        })
+        .collect()
 }
 
-/// Reads an images file (magic 0x803, 28x28) into one 784-byte array per image.
-pub fn read_idx_images(path: &Path) -> Result<Vec<[u8; IMAGE_PIXELS]>, IdxError> {
-    let bytes = read_maybe_gz(path)?;
-    let (count, payload) = check_layout(path, &bytes, IMAGES_MAGIC, IMAGES_HEADER, IMAGE_PIXELS)?;
-    let mut images = Vec::with_capacity(count);
-    for chunk in payload.chunks_exact(IMAGE_PIXELS) {
-        let mut image = [0u8; IMAGE_PIXELS];
-        image.copy_from_slice(chunk);
-        images.push(image);
-    }
-    Ok(images)
-}
-
-/// Reads a labels file (magic 0x801), rejecting labels outside 0..=9.
-pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>, IdxError> {
-    let bytes = read_maybe_gz(path)?;
-    let (_, payload) = check_layout(path, &bytes, LABELS_MAGIC, LABELS_HEADER, 1)?;
+fn labels_of(path: &Path, payload: Vec<u8>) -> Result<Vec<u8>, IdxError> {
     if let Some(index) = payload.iter().position(|&v| v as usize >= NUM_CLASSES) {
         return Err(IdxError::BadLabel {
             path: path.to_path_buf(),
@@ -235,7 +300,40 @@ pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>, IdxError> {
             value: payload.get(index).copied().unwrap_or_default(),
         });
     }
-    Ok(payload.to_vec())
+    Ok(payload)
+}
+
+/// Reads an images file (magic 0x803, 28x28, raw or gzip) into one 784-byte array per image.
+pub fn read_idx_images(path: &Path) -> Result<Vec<[u8; IMAGE_PIXELS]>, IdxError> {
+    let (_, payload) = read_checked(path, open(path)?, &IMAGES)?;
+    Ok(images_of(&payload))
+}
+
+/// Reads a labels file (magic 0x801, raw or gzip), rejecting labels outside 0..=9.
+pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>, IdxError> {
+    let (_, payload) = read_checked(path, open(path)?, &LABELS)?;
+    labels_of(path, payload)
+}
+
+/// [`read_idx_images`] on bytes already in memory (raw or gzip); `name` is used in errors.
+/// The fuzz targets call this.
+pub fn decode_idx_images(name: &Path, bytes: &[u8]) -> Result<Vec<[u8; IMAGE_PIXELS]>, IdxError> {
+    let (_, payload) = read_checked(name, stream(bytes), &IMAGES)?;
+    Ok(images_of(&payload))
+}
+
+/// [`read_idx_labels`] on bytes already in memory (raw or gzip); `name` is used in errors.
+pub fn decode_idx_labels(name: &Path, bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
+    let (_, payload) = read_checked(name, stream(bytes), &LABELS)?;
+    labels_of(name, payload)
+}
+
+fn stream(bytes: &[u8]) -> Stream<'_> {
+    if bytes.starts_with(&GZIP_MAGIC) {
+        Stream::Gzip(Box::new(MultiGzDecoder::new(bytes)))
+    } else {
+        Stream::Raw(Box::new(bytes))
+    }
 }
 
 /// Encodes images as an IDX images file (used by tests and by tools that export subsets).
@@ -375,9 +473,64 @@ mod tests {
             })
         ));
 
+        // A directory where the file should be is named as such, not "missing".
+        let folder = d.join("folder");
+        fs::create_dir(&folder).unwrap();
+        let err = read_idx_images(&folder).unwrap_err();
+        assert!(err.to_string().contains("directory"), "{err}");
+
         let missing = d.join("missing");
         let err = read_idx_images(&missing).unwrap_err();
         assert!(matches!(err, IdxError::Io { .. }));
         assert!(err.to_string().contains("missing"));
+    }
+
+    #[test]
+    fn absurd_headers_cost_no_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        // A header promising a billion images, with three real ones behind it.
+        let mut raw = encode_idx_images(&images3());
+        raw[4..8].copy_from_slice(&1_000_000_000u32.to_be_bytes());
+        let p = write(dir.path(), "huge", &raw);
+        match read_idx_images(&p) {
+            Err(IdxError::TooManyItems { count, limit, .. }) => {
+                assert_eq!((count, limit), (1_000_000_000, MAX_ITEMS))
+            }
+            other => panic!("{other:?}"),
+        }
+        // A small gzip that inflates to 64 MiB past a 3-image header: refused as trailing
+        // bytes after reading only what the header declares.
+        let mut bomb = encode_idx_images(&images3());
+        bomb.resize(bomb.len() + (64 << 20), 0);
+        let packed = gz(&bomb);
+        assert!(packed.len() < 1 << 20);
+        match decode_idx_images(Path::new("bomb.gz"), &packed) {
+            Err(IdxError::TrailingBytes {
+                expected, found, ..
+            }) => assert_eq!(found - expected, 64 << 20),
+            other => panic!("{other:?}"),
+        }
+        // A header promising 999,999 images with none behind it is truncated, not allocated.
+        let mut short = encode_idx_images(&[]);
+        short[4..8].copy_from_slice(&999_999u32.to_be_bytes());
+        assert!(matches!(
+            decode_idx_images(Path::new("short"), &short),
+            Err(IdxError::Truncated { found: 16, .. })
+        ));
+    }
+
+    #[test]
+    fn decoding_bytes_matches_reading_files() {
+        let imgs = images3();
+        let raw = encode_idx_images(&imgs);
+        assert_eq!(decode_idx_images(Path::new("x"), &raw).unwrap(), imgs);
+        assert_eq!(decode_idx_images(Path::new("x"), &gz(&raw)).unwrap(), imgs);
+        let labels = encode_idx_labels(&[3, 1, 4]);
+        assert_eq!(
+            decode_idx_labels(Path::new("y"), &gz(&labels)).unwrap(),
+            vec![3, 1, 4]
+        );
+        let err = decode_idx_labels(Path::new("named.idx"), &raw).unwrap_err();
+        assert!(err.to_string().contains("named.idx"), "{err}");
     }
 }

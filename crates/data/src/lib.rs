@@ -12,12 +12,12 @@
 //! `limit` items" and `ShuffledDataset` for a seeded shuffle; [`split_last`] builds the
 //! usual "validation = last N of train" pair.
 
-mod atomic;
 mod batcher;
 mod dataset;
 mod fetch;
 mod idx;
 mod kind;
+mod picture;
 mod preprocess;
 mod tsv;
 
@@ -28,12 +28,15 @@ pub use fetch::{
     locate, locate_dir, sha256_file,
 };
 pub use idx::{
-    IMAGES_MAGIC, IdxError, LABELS_MAGIC, encode_idx_images, encode_idx_labels, read_idx_images,
-    read_idx_labels,
+    IMAGES_MAGIC, IdxError, LABELS_MAGIC, decode_idx_images, decode_idx_labels, encode_idx_images,
+    encode_idx_labels, read_idx_images, read_idx_labels,
 };
 pub use kind::{DatasetKind, ParseDatasetKindError, Split};
+pub use picture::{
+    MAX_PICTURE_BYTES, MAX_PICTURE_PIXELS, PictureError, decode_picture, read_picture,
+};
 pub use preprocess::{PreprocessError, mnist_style};
-pub use tsv::{TsvError, read_tsv, write_tsv};
+pub use tsv::{MAX_LINE_BYTES, TsvError, decode_tsv, read_tsv, write_tsv};
 
 /// Side length of an MNIST image in pixels.
 pub const IMAGE_SIDE: usize = 28;
@@ -41,3 +44,7 @@ pub const IMAGE_SIDE: usize = 28;
 pub const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
 /// Number of classes in both MNIST and Fashion-MNIST.
 pub const NUM_CLASSES: usize = 10;
+/// The most images either reader (IDX or TSV) accepts: 1,000,000 images are 748 MiB of pixels
+/// (MNIST has 70,000). A file declaring or holding more is refused, so no input can make the
+/// readers allocate without bound.
+pub const MAX_ITEMS: usize = 1_000_000;

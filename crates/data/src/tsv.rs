@@ -2,10 +2,10 @@
 //! (0-255, row-major) then the label (0-9). `#` lines are comments; blank lines are ignored.
 
 use std::fs;
-use std::io;
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::{IMAGE_PIXELS, MnistItem, NUM_CLASSES};
+use crate::{IMAGE_PIXELS, MAX_ITEMS, MnistItem, NUM_CLASSES};
 
 /// Columns per data line: the pixels and the label.
 const COLUMNS: usize = IMAGE_PIXELS + 1;
@@ -57,6 +57,26 @@ pub enum TsvError {
         /// The text found.
         value: String,
     },
+    /// A line longer than [`MAX_LINE_BYTES`] (not a TSV file, or one without line breaks).
+    #[error("{path}:{line}: line longer than {limit} bytes; this is not the tutorial's TSV format")]
+    LineTooLong {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// [`MAX_LINE_BYTES`].
+        limit: usize,
+    },
+    /// More data lines than the reader holds in memory.
+    #[error("{path}:{line}: more than {limit} images; this reader accepts at most {limit}")]
+    TooManyItems {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number of the first image past the limit.
+        line: usize,
+        /// [`crate::MAX_ITEMS`].
+        limit: usize,
+    },
     /// No data lines at all.
     #[error("{path} holds no images (only comments or blank lines)")]
     Empty {
@@ -80,54 +100,66 @@ fn parse_small(text: &[u8], max: u16) -> Option<u8> {
     if v <= max { u8::try_from(v).ok() } else { None }
 }
 
-/// Reads every data line of a TSV file.
+/// The longest line accepted: a data line is at most 3,140 bytes (785 fields of three digits
+/// and a tab); comments get room too, but a file without line breaks is refused early.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Reads every data line of a TSV file, streaming: memory holds the items and one line.
 pub fn read_tsv(path: &Path) -> Result<Vec<MnistItem>, TsvError> {
-    let bytes = fs::read(path).map_err(|source| TsvError::Io {
+    let io_error = |source| TsvError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file = fs::File::open(path).map_err(io_error)?;
+    if file.metadata().map_err(io_error)?.is_dir() {
+        return Err(io_error(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "is a directory, not a TSV file",
+        )));
+    }
+    parse(path, BufReader::new(file))
+}
+
+/// [`read_tsv`] on bytes already in memory; `name` is used in errors. The fuzz targets call this.
+pub fn decode_tsv(name: &Path, bytes: &[u8]) -> Result<Vec<MnistItem>, TsvError> {
+    parse(name, bytes)
+}
+
+fn parse(path: &Path, mut input: impl BufRead) -> Result<Vec<MnistItem>, TsvError> {
     let mut items = Vec::new();
-    for (index, raw_line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = index + 1;
-        let text = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
+    let mut raw_line = Vec::new();
+    for line in 1.. {
+        raw_line.clear();
+        let read = (&mut input)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut raw_line)
+            .map_err(|source| TsvError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if read == 0 {
+            break;
+        }
+        let text = raw_line.strip_suffix(b"\n").unwrap_or(&raw_line);
+        if text.len() > MAX_LINE_BYTES {
+            return Err(TsvError::LineTooLong {
+                path: path.to_path_buf(),
+                line,
+                limit: MAX_LINE_BYTES,
+            });
+        }
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
         if text.first() == Some(&b'#') || text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let mut item = MnistItem {
-            image: [0; IMAGE_PIXELS],
-            label: 0,
-        };
-        let mut found = 0;
-        for (col, field) in text.split(|&b| b == b'\t').enumerate() {
-            found += 1;
-            let shown = || String::from_utf8_lossy(field).into_owned();
-            if let Some(slot) = item.image.get_mut(col) {
-                *slot = parse_small(field, 255).ok_or_else(|| TsvError::BadPixel {
-                    path: path.to_path_buf(),
-                    line,
-                    column: col + 1,
-                    value: shown(),
-                })?;
-            } else if col == IMAGE_PIXELS {
-                item.label = parse_small(field, NUM_CLASSES as u16 - 1).ok_or_else(|| {
-                    TsvError::BadLabel {
-                        path: path.to_path_buf(),
-                        line,
-                        column: col + 1,
-                        value: shown(),
-                    }
-                })?;
-            }
-        }
-        if found != COLUMNS {
-            return Err(TsvError::ColumnCount {
+        if items.len() == MAX_ITEMS {
+            return Err(TsvError::TooManyItems {
                 path: path.to_path_buf(),
                 line,
-                expected: COLUMNS,
-                found,
+                limit: MAX_ITEMS,
             });
         }
-        items.push(item);
+        items.push(parse_line(path, line, text)?);
     }
     if items.is_empty() {
         return Err(TsvError::Empty {
@@ -137,12 +169,49 @@ pub fn read_tsv(path: &Path) -> Result<Vec<MnistItem>, TsvError> {
     Ok(items)
 }
 
+fn parse_line(path: &Path, line: usize, text: &[u8]) -> Result<MnistItem, TsvError> {
+    let mut item = MnistItem {
+        image: [0; IMAGE_PIXELS],
+        label: 0,
+    };
+    let mut found = 0;
+    for (col, field) in text.split(|&b| b == b'\t').enumerate() {
+        found += 1;
+        let shown = || String::from_utf8_lossy(field).into_owned();
+        if let Some(slot) = item.image.get_mut(col) {
+            *slot = parse_small(field, 255).ok_or_else(|| TsvError::BadPixel {
+                path: path.to_path_buf(),
+                line,
+                column: col + 1,
+                value: shown(),
+            })?;
+        } else if col == IMAGE_PIXELS {
+            item.label =
+                parse_small(field, NUM_CLASSES as u16 - 1).ok_or_else(|| TsvError::BadLabel {
+                    path: path.to_path_buf(),
+                    line,
+                    column: col + 1,
+                    value: shown(),
+                })?;
+        }
+    }
+    if found != COLUMNS {
+        return Err(TsvError::ColumnCount {
+            path: path.to_path_buf(),
+            line,
+            expected: COLUMNS,
+            found,
+        });
+    }
+    Ok(item)
+}
+
 /// Writes items in the format [`read_tsv`] reads, atomically (temp file + rename).
 ///
 /// A header comment explains the layout. Writing zero items produces a file that
 /// `read_tsv` rejects as [`TsvError::Empty`].
 pub fn write_tsv(path: &Path, items: &[MnistItem]) -> Result<(), TsvError> {
-    crate::atomic::write_atomic(path, |w| {
+    files::write_atomic_with(path, |w| {
         writeln!(
             w,
             "# {} images: 784 pixel values (row-major 28x28, 0-255) then the label (0-9), tab-separated",
@@ -301,5 +370,23 @@ mod tests {
         for v in 0..=255u8 {
             assert_eq!(itoa3(v).as_str(), v.to_string());
         }
+    }
+
+    #[test]
+    fn files_without_line_breaks_and_folders_are_refused_early() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("one-line.tsv");
+        fs::write(&path, vec![b'1'; MAX_LINE_BYTES + 10]).unwrap();
+        match read_tsv(&path).unwrap_err() {
+            TsvError::LineTooLong { line: 1, .. } => {}
+            e => panic!("{e:?}"),
+        }
+        let err = read_tsv(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("directory"), "{err}");
+        let good = line_of(&sample()[0]).join("\t");
+        assert_eq!(
+            decode_tsv(Path::new("mem.tsv"), good.as_bytes()).unwrap(),
+            sample()[..1].to_vec()
+        );
     }
 }

@@ -1,0 +1,129 @@
+//! A picture file (PNG, JPEG, BMP, PGM) in, an MNIST-style 28x28 digit out, with the size
+//! checked before anything large is allocated.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use image::{ImageReader, Limits};
+
+use crate::IMAGE_PIXELS;
+use crate::preprocess::{PreprocessError, mnist_style};
+
+/// The largest picture accepted, in pixels (64 megapixels: a 8000x8000 scan). Checked from the
+/// header, before decoding.
+pub const MAX_PICTURE_PIXELS: u64 = 64 << 20;
+
+/// The largest picture file read, in bytes.
+pub const MAX_PICTURE_BYTES: u64 = 256 << 20;
+
+/// Why a picture cannot be read as a digit. Messages leave out the file name: callers add it.
+#[derive(Debug, thiserror::Error)]
+pub enum PictureError {
+    /// The file could not be read, or is too large to be a picture.
+    #[error("cannot read the file: {0}")]
+    Read(#[from] files::ReadError),
+    /// Not a picture in a format this crate decodes, or a damaged one.
+    #[error("not a readable PNG, JPEG, BMP or PGM image: {0}")]
+    Decode(String),
+    /// More pixels than [`MAX_PICTURE_PIXELS`].
+    #[error("the image is {width}x{height} ({} megapixels); at most {} megapixels are accepted", .width * .height >> 20, MAX_PICTURE_PIXELS >> 20)]
+    TooLarge {
+        /// Width in pixels, from the header.
+        width: u64,
+        /// Height in pixels, from the header.
+        height: u64,
+    },
+    /// Decoded, but holds no digit.
+    #[error(transparent)]
+    Preprocess(#[from] PreprocessError),
+}
+
+/// Reads a picture file and prepares it as [`mnist_style`] does.
+pub fn read_picture(path: &Path) -> Result<[u8; IMAGE_PIXELS], PictureError> {
+    decode_picture(&files::read_capped(path, MAX_PICTURE_BYTES)?)
+}
+
+/// [`read_picture`] on bytes already in memory (an upload, a fuzz input).
+pub fn decode_picture(bytes: &[u8]) -> Result<[u8; IMAGE_PIXELS], PictureError> {
+    let reader = || {
+        ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| PictureError::Decode(e.to_string()))
+    };
+    let (width, height) = reader()?
+        .into_dimensions()
+        .map_err(|e| PictureError::Decode(e.to_string()))?;
+    let (width, height) = (u64::from(width), u64::from(height));
+    if width * height > MAX_PICTURE_PIXELS {
+        return Err(PictureError::TooLarge { width, height });
+    }
+    let mut reader = reader()?;
+    let mut limits = Limits::default();
+    // Room for the largest accepted picture at 16 bits per RGBA channel, and no more.
+    limits.max_alloc = Some(MAX_PICTURE_PIXELS * 8);
+    reader.limits(limits);
+    let image = reader
+        .decode()
+        .map_err(|e| PictureError::Decode(e.to_string()))?;
+    Ok(mnist_style(&image)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let mut img = image::GrayImage::from_pixel(width, height, image::Luma([255]));
+        for y in height / 4..height * 3 / 4 {
+            img.put_pixel(width / 2, y, image::Luma([0]));
+        }
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_drawn_stroke_decodes_to_a_digit() {
+        let digit = decode_picture(&png(40, 40)).unwrap();
+        assert!(digit.iter().any(|&p| p > 200));
+    }
+
+    #[test]
+    fn huge_pictures_are_refused_from_the_header() {
+        // A real PNG whose header says 20000x20000: refused before 400 MB are decoded.
+        let mut bytes = png(8, 8);
+        // IHDR width and height live at bytes 16..24; the header CRC is not checked by
+        // into_dimensions, and decoding never starts.
+        bytes[16..20].copy_from_slice(&20_000u32.to_be_bytes());
+        bytes[20..24].copy_from_slice(&20_000u32.to_be_bytes());
+        match decode_picture(&bytes) {
+            Err(PictureError::TooLarge { width, height }) => {
+                assert_eq!((width, height), (20_000, 20_000))
+            }
+            // If the decoder insists on the CRC, it must still be an error, not a decode.
+            Err(PictureError::Decode(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn garbage_and_blank_pictures_are_errors() {
+        assert!(matches!(
+            decode_picture(b"\x89PNG\r\n\x1a\n not really"),
+            Err(PictureError::Decode(_))
+        ));
+        assert!(matches!(decode_picture(b""), Err(PictureError::Decode(_))));
+        let blank = {
+            let img = image::GrayImage::from_pixel(9, 9, image::Luma([255]));
+            let mut out = Vec::new();
+            img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+                .unwrap();
+            out
+        };
+        assert!(matches!(
+            decode_picture(&blank),
+            Err(PictureError::Preprocess(_))
+        ));
+    }
+}
