@@ -83,7 +83,7 @@ fn missing_config_file_is_named() {
 
 #[test]
 fn resume_without_an_earlier_run_is_a_clear_error() {
-    let fixture = common::Fixture::new(100, "");
+    let fixture = common::Fixture::new(200, "");
     let output = fixture.train(&["--resume"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(

@@ -77,7 +77,6 @@ tsv = {{ train = "{}", test = "{}" }}
 [training]
 epochs = 2
 batch_size = 32
-workers = 0
 
 [optimizer]
 kind = "sgd"

@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::NUM_CLASSES;
 use crate::activation::Activation;
-use crate::error::{ModelConfigError, check_dropout, check_input_size};
+use crate::error::{
+    ModelConfigError, check_dropout, check_input_size, check_parameter_count, check_widths,
+};
+use crate::mlp::dense_parameters;
 
 /// Named LeNet shapes matching the seed projects.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,7 +209,7 @@ impl LenetConfig {
     pub fn flatten_size(&self) -> Result<usize, ModelConfigError> {
         let side = *self.feature_sides()?.last().unwrap_or(&self.input_size);
         let channels = self.conv_channels.last().copied().unwrap_or(1);
-        Ok(channels * side * side)
+        Ok(channels.saturating_mul(side * side))
     }
 
     /// Checks every field; the message names the offending key.
@@ -227,14 +230,8 @@ impl LenetConfig {
                 "expected at least one convolution, found an empty list",
             ));
         }
-        for (i, &c) in self.conv_channels.iter().enumerate() {
-            if c == 0 {
-                return Err(ModelConfigError::invalid(
-                    format!("conv_channels[{i}]"),
-                    "a convolution needs at least 1 output channel, found 0",
-                ));
-            }
-        }
+        check_widths("conv_channels", &self.conv_channels, "channel")?;
+        check_widths("fc_hidden", &self.fc_hidden, "unit")?;
         if self.kernel_size == 0 {
             return Err(ModelConfigError::invalid(
                 "kernel_size",
@@ -248,17 +245,23 @@ impl LenetConfig {
             ));
         }
         self.feature_sides()?;
-        for (i, &w) in self.fc_hidden.iter().enumerate() {
-            if w == 0 {
-                return Err(ModelConfigError::invalid(
-                    format!("fc_hidden[{i}]"),
-                    "a hidden layer needs at least 1 unit, found 0",
-                ));
-            }
-        }
         check_per_layer("conv_dropout", &self.conv_dropout, self.conv_channels.len())?;
         check_per_layer("fc_dropout", &self.fc_dropout, self.fc_hidden.len())?;
-        Ok(())
+        check_parameter_count("conv_channels", self.parameter_count()?)
+    }
+
+    /// Trainable scalars, counted without building anything. Needs valid sides (see
+    /// [`feature_sides`](Self::feature_sides)); exact for any widths a config can hold.
+    pub fn parameter_count(&self) -> Result<u128, ModelConfigError> {
+        let k = self.kernel_size as u128;
+        let mut in_channels = 1u128;
+        let mut convs = 0u128;
+        for &out in &self.conv_channels {
+            let out = out as u128;
+            convs += in_channels * out * k * k + out;
+            in_channels = out;
+        }
+        Ok(convs + dense_parameters(&self.fc_widths()?))
     }
 
     /// Fully connected widths from the flatten to the logits, e.g. `[800, 500, 10]`.

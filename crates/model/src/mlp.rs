@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::NUM_CLASSES;
 use crate::activation::Activation;
-use crate::error::{ModelConfigError, check_dropout, check_input_size};
+use crate::error::{
+    ModelConfigError, check_dropout, check_input_size, check_parameter_count, check_widths,
+};
 
 /// Named MLP shapes matching the seed projects.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,15 +98,14 @@ impl MlpConfig {
     /// Checks every field; the message names the offending key.
     pub fn validate(&self) -> Result<(), ModelConfigError> {
         check_input_size(self.input_size)?;
-        for (i, &width) in self.hidden.iter().enumerate() {
-            if width == 0 {
-                return Err(ModelConfigError::invalid(
-                    format!("hidden[{i}]"),
-                    "a hidden layer needs at least 1 unit, found 0",
-                ));
-            }
-        }
-        check_dropout("dropout", self.dropout)
+        check_widths("hidden", &self.hidden, "unit")?;
+        check_dropout("dropout", self.dropout)?;
+        check_parameter_count("hidden", self.parameter_count())
+    }
+
+    /// Trainable scalars, counted without building anything (exact for any widths).
+    pub fn parameter_count(&self) -> u128 {
+        dense_parameters(&self.widths())
     }
 
     /// Layer widths from input to logits, e.g. `[784, 128, 64, 10]`.
@@ -157,4 +158,13 @@ impl Mlp {
         }
         x
     }
+}
+
+/// Weights and biases of a chain of dense layers with the given widths, in u128 so that no
+/// width a config can hold overflows it.
+pub(crate) fn dense_parameters(widths: &[usize]) -> u128 {
+    widths
+        .windows(2)
+        .map(|w| w[0] as u128 * w[1] as u128 + w[1] as u128)
+        .sum()
 }

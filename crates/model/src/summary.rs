@@ -15,6 +15,9 @@ pub struct LayerSummary {
     pub output_shape: Vec<usize>,
     /// Trainable scalars in this layer.
     pub params: usize,
+    /// Floats of working memory per example while the layer runs (a convolution's unfolded
+    /// input, as im2col lays it out); 0 for other layers.
+    pub scratch: usize,
 }
 
 /// One-screen description of a network: layers, output shape per layer, parameter counts.
@@ -31,6 +34,16 @@ impl ModelSummary {
     /// Sum of the per-layer parameter counts (equals `Classifier::num_params`).
     pub fn total_params(&self) -> usize {
         self.layers.iter().map(|l| l.params).sum()
+    }
+
+    /// Floats one example occupies during a training step: each layer's output twice (kept for
+    /// the backward pass, and its gradient) and each convolution's scratch. An estimate for
+    /// sizing batches against memory, not an exact count.
+    pub fn training_floats_per_example(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|l| 2 * l.output_shape.iter().product::<usize>() + l.scratch)
+            .sum()
     }
 }
 
@@ -52,6 +65,7 @@ fn row(layer: String, output_shape: Vec<usize>, params: usize) -> LayerSummary {
         layer,
         output_shape,
         params,
+        scratch: 0,
     }
 }
 
@@ -102,11 +116,14 @@ fn lenet_layers(c: &LenetConfig) -> Result<Vec<LayerSummary>, ModelConfigError> 
     let mut in_ch = 1;
     for (i, &out) in c.conv_channels.iter().enumerate() {
         let conv_side = sides[i] - k + 1;
-        rows.push(row(
-            format!("conv {in_ch}->{out} k{k}{}", act(c.conv_activation)),
-            vec![out, conv_side, conv_side],
-            in_ch * out * k * k + out,
-        ));
+        rows.push(LayerSummary {
+            scratch: conv_side * conv_side * in_ch * k * k,
+            ..row(
+                format!("conv {in_ch}->{out} k{k}{}", act(c.conv_activation)),
+                vec![out, conv_side, conv_side],
+                in_ch * out * k * k + out,
+            )
+        });
         let mut layer = format!("{pool} {}", c.pool_size);
         if let Some(&p) = c.conv_dropout.get(i).filter(|&&p| p > 0.0) {
             layer += &format!(" + dropout {p}");

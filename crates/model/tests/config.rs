@@ -151,9 +151,40 @@ fn invalid_values_name_the_key() {
     assert_eq!(invalid(&mlp(f64::NAN, vec![8])).key(), "dropout");
     assert_eq!(invalid(&mlp(0.0, vec![10, 0])).key(), "hidden[1]");
 
+    // Sizes that would exhaust memory are refused from the config, before any allocation.
+    let e = invalid(&mlp(0.0, vec![1_000_000_000]));
+    assert_eq!(e.key(), "hidden[0]");
+    assert!(e.to_string().contains("65536"), "{e}");
+    let e = invalid(&mlp(0.0, vec![60_000, 60_000]));
+    assert_eq!(e.key(), "hidden");
+    assert!(e.to_string().contains("100000000"), "{e}");
+    let e = invalid(&lenet(&|c| c.conv_channels = vec![usize::MAX, 4]));
+    assert_eq!(e.key(), "conv_channels[0]");
+    let e = invalid(&lenet(&|c| c.fc_hidden = vec![8; 65]));
+    assert_eq!(e.key(), "fc_hidden");
+    let e = invalid(&lenet(&|c| c.kernel_size = usize::MAX));
+    assert_eq!(e.key(), "kernel_size");
+
     // init validates first instead of letting Burn panic.
     let device = burn::tensor::Device::flex();
     assert!(lenet(&|c| c.kernel_size = 40).init(&device).is_err());
+}
+
+#[test]
+fn parameter_counts_from_the_config_match_the_built_network() {
+    let device = burn::tensor::Device::flex();
+    for config in [
+        ModelConfig::Lenet(LenetConfig::preset(LenetPreset::Caffe2)),
+        ModelConfig::Lenet(LenetConfig::preset(LenetPreset::CnnDropout)),
+        ModelConfig::Mlp(MlpConfig::preset(MlpPreset::Caffe2)),
+    ] {
+        let counted = match &config {
+            ModelConfig::Lenet(c) => c.parameter_count().unwrap(),
+            ModelConfig::Mlp(c) => c.parameter_count(),
+        };
+        let built = config.init(&device).unwrap().num_params();
+        assert_eq!(counted, built as u128, "{}", config.describe());
+    }
 }
 
 #[test]

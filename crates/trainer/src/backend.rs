@@ -1,8 +1,10 @@
 //! Which Burn backend runs the work. Cargo features decide what is compiled in; `--backend`
 //! picks among those at run time. The training code itself never names a backend.
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use clap::ValueEnum;
+
+use crate::error::Error;
 
 #[cfg(not(any(
     feature = "flex",
@@ -70,6 +72,41 @@ impl Backend {
             Self::Wgpu => Device::wgpu(Default::default()),
             #[cfg(feature = "cuda")]
             Self::Cuda => Device::cuda(burn::tensor::DeviceIndex::Default),
+        }
+    }
+
+    /// Runs one tiny computation on `device`, so that a backend that cannot work here (no GPU
+    /// adapter, no Vulkan driver) is one clear error before anything else happens, not a panic
+    /// in the middle of training.
+    pub fn probe(self, device: &Device) -> Result<(), Error> {
+        let device = device.clone();
+        let sum = crate::panics::quietly(move || {
+            Tensor::<1>::from_floats([1.0, 2.0], &device)
+                .sum()
+                .into_scalar::<f32>()
+        });
+        match sum {
+            Ok(value) if value == 3.0 => Ok(()),
+            Ok(value) => Err(Error::Backend(
+                self.name(),
+                format!("a test computation gave {value} instead of 3"),
+            )),
+            Err(message) => Err(Error::Backend(
+                self.name(),
+                format!("{message}{}", self.hint()),
+            )),
+        }
+    }
+
+    fn hint(self) -> &'static str {
+        match self {
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu => {
+                " (wgpu needs a GPU driver: Vulkan, Metal or DX12; on Linux without a GPU, install \
+                 Mesa's CPU driver with `apt-get install mesa-vulkan-drivers`)"
+            }
+            #[allow(unreachable_patterns)]
+            _ => "",
         }
     }
 }

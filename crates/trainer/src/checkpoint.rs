@@ -1,39 +1,42 @@
-//! Checkpoints that survive a crash: Burn's `FileCheckpointer` layout (`checkpoint/model-N.bpk`,
-//! `optim-N.bpk`, `scheduler-N.bpk`), written through a temp file and a rename so that a run killed
-//! at any moment leaves only whole files, and a strategy that saves every N epochs and keeps the
-//! last few.
+//! Checkpoints: Burn's `FileCheckpointer` layout (`checkpoint/model-N.bpk`, `optim-N.bpk`,
+//! `scheduler-N.bpk`) written through the workspace's atomic writer, a strategy that saves
+//! every N epochs and keeps the last few, and [`CheckedCheckpoint`]: the three records of one
+//! epoch read once and checked against the run before Burn is given them.
+//!
+//! Burn restores a checkpoint with `expect`s, silently drops optimizer state it cannot match,
+//! and restarts a schedule whose record it cannot read. So the trainer never lets Burn read a
+//! checkpoint file: [`AtomicFileCheckpointer::restore`] hands back the bytes that were checked.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
+use burn::tensor::{Bytes, Device};
 use burn::train::checkpoint::{
     Checkpoint, Checkpointer, CheckpointerError, CheckpointingAction, CheckpointingStrategy,
 };
 use burn::train::metric::store::EventStoreClient;
+use model::pack::{self, Expected, Problems, Scalar};
 
-use crate::artifacts;
+use crate::config::{OptimizerConfig, TrainConfig};
+use crate::error::Error;
+use crate::layout::{CHECKPOINT_PARTS, checkpoint_path, parse_checkpoint_name};
+use crate::optimizer;
 
-/// The three records Burn's Learner checkpoints, by file-name prefix.
-pub const PARTS: [&str; 3] = ["model", "optim", "scheduler"];
-
-pub fn dir(artifacts: &Path) -> PathBuf {
-    artifacts.join("checkpoint")
-}
-
-pub fn path(dir: &Path, part: &str, epoch: usize) -> PathBuf {
-    dir.join(format!("{part}-{epoch}.bpk"))
-}
-
-/// Saves one record kind (model, optimizer or scheduler) per epoch, atomically.
+/// Saves one record kind (model, optimizer or scheduler) per epoch, atomically; restores only
+/// the checked bytes it was given.
 pub struct AtomicFileCheckpointer {
     dir: PathBuf,
     part: &'static str,
+    checked: Mutex<Option<(usize, Bytes)>>,
 }
 
 impl AtomicFileCheckpointer {
-    pub fn new(dir: &Path, part: &'static str) -> Self {
+    pub fn new(dir: &Path, part: &'static str, checked: Option<(usize, Bytes)>) -> Self {
         Self {
             dir: dir.to_path_buf(),
             part,
+            checked: Mutex::new(checked),
         }
     }
 }
@@ -43,16 +46,29 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
         let bytes = record
             .checkpoint_into_bytes()
             .map_err(CheckpointerError::Record)?;
-        artifacts::write_file(&path(&self.dir, self.part, epoch), &bytes)
+        files::write_atomic(&checkpoint_path(&self.dir, self.part, epoch), &bytes)
             .map_err(CheckpointerError::IOError)
     }
 
     fn restore(&self, epoch: usize) -> Result<R, CheckpointerError> {
-        R::load(path(&self.dir, self.part, epoch))
+        let checked = self
+            .checked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        match checked {
+            Some((e, bytes)) if e == epoch => {
+                R::checkpoint_from_bytes(bytes).map_err(CheckpointerError::Record)
+            }
+            _ => Err(CheckpointerError::Unknown(format!(
+                "{}-{epoch}.bpk was not checked before the resume",
+                self.part
+            ))),
+        }
     }
 
     fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
-        match std::fs::remove_file(path(&self.dir, self.part, epoch)) {
+        match std::fs::remove_file(checkpoint_path(&self.dir, self.part, epoch)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(CheckpointerError::IOError(e))
             }
@@ -91,48 +107,184 @@ impl EveryNKeepLast {
     }
 }
 
-/// Readies `dir` to continue from checkpoint `epoch`: removes the temp files of saves a killed
-/// run never finished, the parts of epochs that never completed, and every checkpoint after
-/// `epoch` (from the abandoned continuation), so the strategy never keeps or resumes a stale one.
-/// Returns the complete epochs that remain, oldest first.
-pub fn prepare_resume(dir: &Path, epoch: usize) -> std::io::Result<Vec<usize>> {
-    let complete = complete_epochs(dir);
-    for entry in std::fs::read_dir(dir)?.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let stale = name.starts_with(".tmp")
-            || part_epoch(&name).is_some_and(|e| e > epoch || !complete.contains(&e));
-        if stale {
-            std::fs::remove_file(entry.path())?;
+/// What the checkpoint directory holds, by epoch.
+#[derive(Debug, Default, PartialEq)]
+pub struct Inventory {
+    /// Epochs with all three parts, oldest first.
+    pub complete: Vec<usize>,
+    /// Epochs with some parts only (a save or a delete cut short), and epochs being discarded.
+    pub partial: BTreeSet<usize>,
+}
+
+impl Inventory {
+    /// Reads `dir`; `discarding` epochs (see the manifest) never count as complete.
+    pub fn of(dir: &Path, discarding: &BTreeSet<usize>) -> Self {
+        let mut parts: BTreeMap<usize, usize> = BTreeMap::new();
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+                if let Some((_, epoch)) =
+                    parse_checkpoint_name(&entry.file_name().to_string_lossy())
+                    && is_file
+                {
+                    *parts.entry(epoch).or_default() += 1;
+                }
+            }
+        }
+        let mut inventory = Self::default();
+        for (epoch, count) in parts {
+            if count == CHECKPOINT_PARTS.len() && !discarding.contains(&epoch) {
+                inventory.complete.push(epoch);
+            } else {
+                inventory.partial.insert(epoch);
+            }
+        }
+        inventory.partial.extend(discarding);
+        inventory
+    }
+}
+
+/// The three records of one checkpoint, each read once and checked against the run: the model
+/// against the network, the optimizer state against the model's parameters (ids, shapes, step
+/// count), the schedule against the position it must have reached.
+pub struct CheckedCheckpoint {
+    pub epoch: usize,
+    pub model: Bytes,
+    pub optim: Bytes,
+    pub scheduler: Bytes,
+}
+
+impl CheckedCheckpoint {
+    pub fn load(
+        dir: &Path,
+        epoch: usize,
+        config: &TrainConfig,
+        iters_per_epoch: usize,
+        device: &Device,
+    ) -> Result<Self, Error> {
+        let steps = epoch * iters_per_epoch;
+        let fresh = config.model.init(&device.clone().autodiff())?;
+        let expected = pack::expected(&fresh);
+
+        let model_path = checkpoint_path(dir, "model", epoch);
+        let (model, model_pack) = pack::read(&model_path, pack::size_limit(&expected))?;
+        let network = format!("{} network", config.model.describe());
+        pack::compare(&model_path, &model_pack, &expected, &network)?;
+        // Optimizer state is keyed by the parameter ids the model file carries.
+        let ids: Vec<(u64, &Expected)> = expected
+            .iter()
+            .filter_map(|e| Some((model_pack.tensors.get(&e.name)?.param_id?, e)))
+            .collect();
+
+        let optim_path = checkpoint_path(dir, "optim", epoch);
+        let (optim, optim_pack) = pack::read(&optim_path, 3 * pack::size_limit(&expected))?;
+        check_optimizer(&optim_path, &optim_pack, &config.optimizer, &ids, steps)?;
+
+        let scheduler_path = checkpoint_path(dir, "scheduler", epoch);
+        let (scheduler, scheduler_pack) = pack::read(&scheduler_path, 1 << 20)?;
+        let reference = optimizer::schedule_after(config, iters_per_epoch, steps)?
+            .to_record()
+            .checkpoint_into_bytes()
+            .map_err(|e| Error::Training(format!("encoding the schedule: {e}")))?;
+        let reference = pack::parse(Path::new("the expected schedule"), &reference)?;
+        let mut problems = Problems::default();
+        if !scheduler_pack.tensors.is_empty() {
+            problems.push("holds tensors; a schedule record holds counters only".into());
+        }
+        problems.check_scalars(&reference.scalars, &scheduler_pack.scalars);
+        problems.into_result(
+            &scheduler_path,
+            &format!("schedule after {epoch} epochs of {iters_per_epoch} iterations"),
+        )?;
+
+        Ok(Self {
+            epoch,
+            model,
+            optim,
+            scheduler,
+        })
+    }
+
+    /// The three checkpointers for a training run, resuming from this checkpoint's records.
+    pub fn into_checkpointers(this: Option<Self>, dir: &Path) -> [AtomicFileCheckpointer; 3] {
+        let (model, optim, scheduler) = match this {
+            Some(c) => (
+                Some((c.epoch, c.model)),
+                Some((c.epoch, c.optim)),
+                Some((c.epoch, c.scheduler)),
+            ),
+            None => (None, None, None),
+        };
+        [
+            AtomicFileCheckpointer::new(dir, "model", model),
+            AtomicFileCheckpointer::new(dir, "optim", optim),
+            AtomicFileCheckpointer::new(dir, "scheduler", scheduler),
+        ]
+    }
+}
+
+/// Checks an optimizer record against the parameters it must hold state for: exactly the state
+/// tensors the optimizer keeps per parameter, each of its parameter's shape, tagged with its id,
+/// and the step counter the checkpoint's epoch implies.
+fn check_optimizer(
+    path: &Path,
+    file: &pack::Pack,
+    config: &OptimizerConfig,
+    params: &[(u64, &Expected)],
+    steps: usize,
+) -> Result<(), Error> {
+    let (fields, counted): (&[&str], bool) = match *config {
+        OptimizerConfig::Sgd { momentum, .. } if momentum > 0.0 => (&["momentum.velocity"], false),
+        OptimizerConfig::Sgd { .. } => (&[], false),
+        OptimizerConfig::Adam { .. } | OptimizerConfig::AdamW { .. } => {
+            (&["momentum.moment_1", "momentum.moment_2"], true)
+        }
+    };
+    let mut problems = Problems::default();
+    let mut wanted = BTreeSet::new();
+    let mut scalars = BTreeMap::new();
+    for &(id, param) in params {
+        for field in fields {
+            let name = format!("{id}.{field}");
+            match file.tensors.get(&name) {
+                None => problems.push(format!("state {name} of {} is missing", param.name)),
+                Some(tensor) => {
+                    if tensor.param_id != Some(id) {
+                        problems.push(format!(
+                            "state {name} is tagged with parameter {:?}, expected {id}",
+                            tensor.param_id
+                        ));
+                    }
+                    problems.check_tensor(
+                        &format!("state {name} of {}", param.name),
+                        tensor,
+                        &param.shape,
+                    );
+                }
+            }
+            wanted.insert(name);
+        }
+        scalars.insert(
+            format!("{id}.__rank"),
+            Scalar::UInt(param.shape.len() as u64),
+        );
+        if counted {
+            scalars.insert(format!("{id}.momentum.time"), Scalar::UInt(steps as u64));
         }
     }
-    Ok(complete_epochs(dir))
-}
-
-/// The epoch of a part file name such as `optim-12.bpk`.
-fn part_epoch(name: &str) -> Option<usize> {
-    let stem = name.strip_suffix(".bpk")?;
-    PARTS
-        .iter()
-        .find_map(|part| stem.strip_prefix(part)?.strip_prefix('-')?.parse().ok())
-}
-
-/// Epochs with all three parts on disk, oldest first.
-pub fn complete_epochs(dir: &Path) -> Vec<usize> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut epochs: Vec<usize> = entries
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|name| {
-            name.strip_prefix("model-")?
-                .strip_suffix(".bpk")?
-                .parse()
-                .ok()
-        })
-        .filter(|&epoch| PARTS.iter().all(|part| path(dir, part, epoch).is_file()))
-        .collect();
-    epochs.sort_unstable();
-    epochs
+    for name in file.tensors.keys().filter(|n| !wanted.contains(n.as_str())) {
+        problems.push(format!("state {name} belongs to no parameter of the model"));
+    }
+    problems.check_scalars(&scalars, &file.scalars);
+    let ids: BTreeSet<String> = params.iter().map(|(id, _)| id.to_string()).collect();
+    for key in file.metadata.keys().filter(|k| !ids.contains(k.as_str())) {
+        problems.push(format!(
+            "metadata names parameter {key}, which the model does not have"
+        ));
+    }
+    problems
+        .into_result(path, &format!("optimizer state after {steps} steps"))
+        .map_err(Error::from)
 }
 
 #[cfg(test)]
@@ -148,16 +300,11 @@ mod tests {
         }
     }
 
-    fn run(mut s: EveryNKeepLast, epochs: usize) -> Vec<(usize, Vec<CheckpointingAction>)> {
-        (1..=epochs)
-            .map(|epoch| (epoch, s.actions(epoch)))
-            .collect()
-    }
-
     #[test]
     fn saves_every_n_and_the_last_epoch_keeping_the_newest() {
         use CheckpointingAction::{Delete, Save};
-        let actions = run(strategy(2, 2, 5), 5);
+        let mut s = strategy(2, 2, 5);
+        let actions: Vec<_> = (1..=5).map(|epoch| (epoch, s.actions(epoch))).collect();
         assert_eq!(
             actions,
             vec![
@@ -180,44 +327,19 @@ mod tests {
     }
 
     #[test]
-    fn preparing_a_resume_drops_later_incomplete_and_partial_files() {
+    fn only_epochs_with_every_part_and_not_discarded_count_as_complete() {
         let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        for epoch in [1, 2, 4] {
-            for part in PARTS {
-                std::fs::write(path(d, part, epoch), b"x").unwrap();
+        for epoch in [1, 3, 5] {
+            for part in CHECKPOINT_PARTS {
+                std::fs::write(checkpoint_path(dir.path(), part, epoch), b"x").unwrap();
             }
         }
-        std::fs::write(path(d, "model", 3), b"x").unwrap(); // a save cut short
-        std::fs::write(d.join(".tmpAbC12"), b"x").unwrap();
-        assert_eq!(prepare_resume(d, 2).unwrap(), vec![1, 2]);
-        let mut left: Vec<String> = std::fs::read_dir(d)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        left.sort();
-        assert_eq!(
-            left,
-            [
-                "model-1.bpk",
-                "model-2.bpk",
-                "optim-1.bpk",
-                "optim-2.bpk",
-                "scheduler-1.bpk",
-                "scheduler-2.bpk"
-            ]
-        );
-    }
-
-    #[test]
-    fn only_epochs_with_every_part_count_as_complete() {
-        let dir = tempfile::tempdir().unwrap();
-        for part in PARTS {
-            std::fs::write(path(dir.path(), part, 1), b"x").unwrap();
-            std::fs::write(path(dir.path(), part, 3), b"x").unwrap();
-        }
-        // Epoch 4 was cut short after the model was written.
-        std::fs::write(path(dir.path(), "model", 4), b"x").unwrap();
-        assert_eq!(complete_epochs(dir.path()), vec![1, 3]);
+        // Epoch 4 was cut short after the model was written; epoch 5 is being discarded.
+        std::fs::write(checkpoint_path(dir.path(), "model", 4), b"x").unwrap();
+        // A directory with a checkpoint's name is not a checkpoint part.
+        std::fs::create_dir(dir.path().join("model-6.bpk")).unwrap();
+        let inventory = Inventory::of(dir.path(), &BTreeSet::from([5]));
+        assert_eq!(inventory.complete, vec![1, 3]);
+        assert_eq!(inventory.partial, BTreeSet::from([4, 5]));
     }
 }

@@ -6,7 +6,9 @@ use clap::{Args, Parser, Subcommand};
 use data::DatasetKind;
 
 use crate::backend::Backend;
-use crate::train::Resume;
+use crate::config::TrainConfig;
+use crate::error::Error;
+use crate::run::{Mode, Resume, TrainRun};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -64,6 +66,51 @@ pub struct TrainArgs {
     pub overwrite: bool,
     #[command(flatten)]
     pub backend: BackendArg,
+}
+
+impl TrainArgs {
+    /// The flags and the config file, resolved once into the run to do.
+    pub fn resolve(self) -> Result<TrainRun, Error> {
+        let config_path = self
+            .config
+            .ok_or_else(|| Error::Usage("--config FILE is required".into()))?;
+        let mut config = TrainConfig::load(&config_path)?;
+        if let Some(epochs) = self.epochs {
+            config.training.epochs = epochs;
+        }
+        if let Some(seed) = self.seed {
+            config.training.seed = seed;
+        }
+        if let Some(dir) = self.data_dir {
+            if config.data.tsv.is_some() {
+                return Err(Error::Usage(format!(
+                    "--data-dir has no effect: {} reads TSV files ([data] tsv)",
+                    config_path.display()
+                )));
+            }
+            config.data.dir = Some(dir);
+        }
+        config.validate().map_err(|message| Error::ConfigValue {
+            path: config_path.clone(),
+            message,
+        })?;
+        let artifacts = self
+            .artifacts
+            .or_else(|| config.output.dir.clone())
+            .unwrap_or_else(|| crate::layout::default_artifacts(&config_path));
+        let mode = match (self.resume, self.overwrite) {
+            (Some(resume), _) => Mode::Resume(resume),
+            (None, true) => Mode::Overwrite,
+            (None, false) => Mode::Fresh,
+        };
+        Ok(TrainRun {
+            config_path,
+            config,
+            artifacts,
+            backend: self.backend.get(),
+            mode,
+        })
+    }
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
+/// The largest config file read: a config is a few dozen lines.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The largest batch accepted, whatever the memory: a batch bigger than the largest dataset
+/// the readers accept is a typo. (The memory check in `memory.rs` is usually tighter.)
+pub const MAX_BATCH_SIZE: usize = data::MAX_ITEMS;
+
+/// The most epochs accepted.
+pub const MAX_EPOCHS: usize = 100_000;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
@@ -73,9 +83,10 @@ impl Default for DataConfig {
 pub struct TrainingConfig {
     pub epochs: usize,
     pub batch_size: usize,
+    /// Seeds the weights, the data order of every epoch and dropout.
     pub seed: u64,
-    /// Dataloader worker threads; 0 batches on the training thread.
-    pub workers: usize,
+    /// Stop at the first non-finite training loss instead of training on NaN.
+    pub stop_on_nan: bool,
 }
 
 impl Default for TrainingConfig {
@@ -84,7 +95,7 @@ impl Default for TrainingConfig {
             epochs: 10,
             batch_size: 64,
             seed: 42,
-            workers: 1,
+            stop_on_nan: true,
         }
     }
 }
@@ -177,13 +188,16 @@ pub struct OutputConfig {
 }
 
 impl TrainConfig {
-    /// Reads and validates a config file.
+    /// Reads and validates a config file (at most 1 MiB).
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let config: Self = toml::from_str(&text).map_err(|source| Error::ConfigSyntax {
+        let text =
+            files::read_capped_string(path, MAX_CONFIG_BYTES).map_err(|e| Error::read(path, e))?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and validates config text; `path` names it in errors. The fuzz targets call this.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, Error> {
+        let config: Self = toml::from_str(text).map_err(|source| Error::ConfigSyntax {
             path: path.to_path_buf(),
             source: Box::new(source),
         })?;
@@ -197,21 +211,7 @@ impl TrainConfig {
     /// Checks the values serde cannot: each message starts with the offending key.
     pub fn validate(&self) -> Result<(), String> {
         self.model.validate().map_err(|e| format!("model: {e}"))?;
-        let input = self.model.input_size();
-        let side =
-            data::MnistBatcher::new(self.data.normalize.clone(), self.data.resize).output_size();
-        if input != side {
-            return Err(format!(
-                "data.resize: the model `{}` expects {input}x{input} images but `resize = \"{}\"` gives {side}x{side}; use resize = \"{}\"",
-                self.model.describe(),
-                resize_name(self.data.resize),
-                if input == 32 {
-                    "bilinear32\" or \"pad32"
-                } else {
-                    "none"
-                },
-            ));
-        }
+        check_resize(&self.model, self.data.resize).map_err(|e| format!("data.resize: {e}"))?;
         if let Normalization::MeanStd { mean, std } = self.data.normalize
             && !(std.is_finite() && std > 0.0 && mean.is_finite())
         {
@@ -222,12 +222,24 @@ impl TrainConfig {
         if self.data.limit == Some(0) {
             return Err("data.limit: must be at least 1 (leave it out to use every image)".into());
         }
-        let t = &self.training;
-        if t.epochs == 0 {
-            return Err("training.epochs: must be at least 1".into());
+        non_empty_path("data.dir", self.data.dir.as_deref())?;
+        if let Some(tsv) = &self.data.tsv {
+            non_empty_path("data.tsv.train", Some(&tsv.train))?;
+            non_empty_path("data.tsv.test", Some(&tsv.test))?;
         }
-        if t.batch_size == 0 {
-            return Err("training.batch_size: must be at least 1".into());
+        non_empty_path("output.dir", self.output.dir.as_deref())?;
+        let t = &self.training;
+        if !(1..=MAX_EPOCHS).contains(&t.epochs) {
+            return Err(format!(
+                "training.epochs: must be 1 to {MAX_EPOCHS}, got {}",
+                t.epochs
+            ));
+        }
+        if !(1..=MAX_BATCH_SIZE).contains(&t.batch_size) {
+            return Err(format!(
+                "training.batch_size: must be 1 to {MAX_BATCH_SIZE}, got {}",
+                t.batch_size
+            ));
         }
         positive("optimizer.lr", self.optimizer.lr())?;
         match self.optimizer {
@@ -286,6 +298,35 @@ impl TrainConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// Whether `resize` gives the image side `model` expects; the message says what would.
+pub fn check_resize(model: &ModelConfig, resize: Resize) -> Result<(), String> {
+    let input = model.input_size();
+    let side = data::MnistBatcher::new(Normalization::Unit, resize).output_size();
+    if input == side {
+        return Ok(());
+    }
+    Err(format!(
+        "the model `{}` expects {input}x{input} images but `resize = \"{}\"` gives {side}x{side}; use resize = \"{}\"",
+        model.describe(),
+        resize_name(resize),
+        if input == 32 {
+            "bilinear32\" or \"pad32"
+        } else {
+            "none"
+        },
+    ))
+}
+
+/// An empty path would silently mean the current directory.
+fn non_empty_path(key: &str, path: Option<&Path>) -> Result<(), String> {
+    match path {
+        Some(p) if p.as_os_str().is_empty() => Err(format!(
+            "{key}: is empty; give a path (or leave the key out)"
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -385,6 +426,13 @@ mod tests {
             ),
             ("[checkpoint]\nkeep = 0\n", "checkpoint.keep"),
             ("[data]\nlimit = 0\n", "data.limit"),
+            ("[output]\ndir = \"\"\n", "output.dir"),
+            ("[data]\ndir = \"\"\n", "data.dir"),
+            (
+                "[training]\nbatch_size = 1000000000\n",
+                "training.batch_size",
+            ),
+            ("[training]\nepochs = 1000000000\n", "training.epochs"),
         ];
         for (section, key) in cases {
             let err = parse(&format!("{MINIMAL}{section}")).unwrap_err();

@@ -1,4 +1,5 @@
-//! Every way the trainer can fail, each saying what and where; `main` prints one and exits 1.
+//! Every way the trainer can fail, each saying what and where; `main` prints one and exits 1
+//! (130 for a run stopped by Ctrl-C, 0 for a closed stdout).
 
 use std::path::PathBuf;
 
@@ -10,12 +11,23 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: files::ReadError,
+    },
+    #[error("{}: {source}", path.display())]
     ConfigSyntax {
         path: PathBuf,
         source: Box<toml::de::Error>,
     },
     #[error("{}: {message}", path.display())]
     ConfigValue { path: PathBuf, message: String },
+    #[error("{}: {message}", path.display())]
+    Json { path: PathBuf, message: String },
+    #[error("{} is not a directory; give --artifacts (or [output] dir) a directory path", path.display())]
+    NotADirectory { path: PathBuf },
+    #[error("{} holds {} that this program did not write ({}); move them away or choose another directory", dir.display(), if paths.len() == 1 { "a file" } else { "files" }, list(paths))]
+    Foreign { dir: PathBuf, paths: Vec<PathBuf> },
     #[error(transparent)]
     Fetch(#[from] data::FetchError),
     #[error(transparent)]
@@ -33,19 +45,51 @@ pub enum Error {
         artifacts.display()
     )]
     Interrupted { artifacts: PathBuf },
+    #[error(
+        "training diverged in epoch {epoch}: the loss became {loss} (stopped, as [training] stop_on_nan asks); {advice}"
+    )]
+    Diverged {
+        epoch: usize,
+        loss: f64,
+        advice: String,
+    },
     #[error(transparent)]
     Tsv(#[from] data::TsvError),
+    #[error("{0} backend: {1}")]
+    Backend(&'static str, String),
     #[error("training failed: {0}")]
     Training(String),
     #[error("{0}")]
     Usage(String),
     #[error("{failed} of {total} images could not be predicted")]
     PredictFailed { failed: usize, total: usize },
+    /// Whoever read our output stopped reading (`trainer predict ... | head -1`): a normal end.
+    #[error("standard output was closed")]
+    StdoutClosed,
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    let mut names: Vec<String> = paths
+        .iter()
+        .take(5)
+        .map(|p| p.display().to_string())
+        .collect();
+    if paths.len() > 5 {
+        names.push(format!("and {} more", paths.len() - 5));
+    }
+    names.join(", ")
 }
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| Self::Io { path, source }
+    }
+
+    pub fn read(path: &std::path::Path, source: files::ReadError) -> Self {
+        Self::Read {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }

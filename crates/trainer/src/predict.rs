@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::artifacts::InputSpec;
 use crate::cli::PredictArgs;
+use crate::console;
 use crate::error::Error;
 use crate::evaluate;
+use crate::model_dir::ModelDir;
 
 #[derive(Debug, Serialize)]
 struct Guess {
@@ -25,8 +26,7 @@ struct FilePrediction {
 
 pub fn command(args: PredictArgs) -> Result<(), Error> {
     let device = args.backend.get().device();
-    let (_, model) = model::load(&args.model, &device)?;
-    let input = InputSpec::load(&args.model)?;
+    let ModelDir { model, input, .. } = ModelDir::load(&args.model, &device)?;
     let names = input.dataset.class_names();
 
     // Convert every file first, so one bad file is reported without stopping the others.
@@ -72,7 +72,7 @@ pub fn command(args: PredictArgs) -> Result<(), Error> {
     if args.json {
         let text = serde_json::to_string_pretty(&results)
             .map_err(|e| Error::Usage(format!("cannot encode the predictions: {e}")))?;
-        println!("{text}");
+        console::line(text)?;
     } else {
         for r in &results {
             let top3: Vec<String> = r
@@ -80,7 +80,12 @@ pub fn command(args: PredictArgs) -> Result<(), Error> {
                 .iter()
                 .map(|g| format!("{} {:.1}%", g.label, g.probability * 100.0))
                 .collect();
-            println!("{}: {}  ({})", r.file.display(), r.label, top3.join(", "));
+            console::line(format!(
+                "{}: {}  ({})",
+                r.file.display(),
+                r.label,
+                top3.join(", ")
+            ))?;
         }
     }
     if failed > 0 {
@@ -92,8 +97,7 @@ pub fn command(args: PredictArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// Decodes a picture and turns it into a 28x28 MNIST-style digit.
+/// Decodes a picture (size-checked before decoding) and turns it into a 28x28 MNIST-style digit.
 fn read(path: &Path) -> Result<[u8; 784], String> {
-    let image = image::open(path).map_err(|e| format!("cannot read the image: {e}"))?;
-    data::mnist_style(&image).map_err(|e| e.to_string())
+    data::read_picture(path).map_err(|e| e.to_string())
 }

@@ -3,13 +3,15 @@
 //! - [`EpochLines`]: the renderer for logs and CI, one stable, greppable line per epoch. (Burn's
 //!   own CLI renderer prints every batch; the terminal dashboard is used when stdout is a tty.)
 //! - [`Recorder`]: keeps the per-epoch and per-iteration numbers that end up in `metrics.json`
-//!   and the training curves, by plugging a metric logger and a progress logger into the Learner.
+//!   and the training curves, by plugging a metric logger and a progress logger into the Learner;
+//!   and stops training at the first non-finite loss when asked to.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use burn::train::Interrupter;
 use burn::train::logger::{EvaluationProgressLogger, MetricLogger, TrainingProgressLogger};
 use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
@@ -17,7 +19,9 @@ use burn::train::renderer::{
     EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
     MetricsRendererTraining,
 };
-use serde::{Deserialize, Serialize};
+
+use crate::console;
+use crate::history::{History, IterationRecord};
 
 // The names Burn's metrics register under.
 const LOSS: &str = "Loss";
@@ -31,76 +35,54 @@ pub const SHORT_RUN_EPOCHS: usize = 3;
 /// A cap on per-iteration points, so a short run over a huge dataset stays small on disk.
 pub const MAX_ITERATION_POINTS: usize = 5_000;
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
+/// Where a run diverged: the epoch and the first non-finite batch loss seen.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Divergence {
     pub epoch: usize,
-    pub train_loss: Option<f64>,
-    /// Fraction 0-1.
-    pub train_accuracy: Option<f64>,
-    pub valid_loss: Option<f64>,
-    pub valid_accuracy: Option<f64>,
-    /// The learning rate of the epoch's last iteration.
-    pub lr: Option<f64>,
-    pub train_seconds: Option<f64>,
-    pub train_images: usize,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct IterationRecord {
-    pub epoch: usize,
-    pub iteration: usize,
     pub loss: f64,
-    pub accuracy: f64,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct History {
-    pub epochs: Vec<EpochRecord>,
-    pub iterations: Vec<IterationRecord>,
-}
-
-impl History {
-    fn epoch_mut(&mut self, epoch: usize) -> &mut EpochRecord {
-        if let Some(i) = self.epochs.iter().position(|e| e.epoch == epoch) {
-            return &mut self.epochs[i];
-        }
-        self.epochs.push(EpochRecord {
-            epoch,
-            ..Default::default()
-        });
-        self.epochs.sort_by_key(|e| e.epoch);
-        let i = self
-            .epochs
-            .iter()
-            .position(|e| e.epoch == epoch)
-            .unwrap_or(0);
-        &mut self.epochs[i]
-    }
-
-    /// Drops what came after `epoch`, so a resumed run rewrites only the epochs it trains.
-    pub fn truncate_after(&mut self, epoch: usize) {
-        self.epochs.retain(|e| e.epoch <= epoch);
-        self.iterations.retain(|i| i.epoch <= epoch);
-    }
 }
 
 /// A shared handle on the [`History`] being recorded.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Recorder {
     history: Arc<Mutex<History>>,
     keep_iterations: bool,
+    /// Stops training at the first non-finite loss, when set.
+    stop_on_nan: Option<Interrupter>,
+    diverged: Arc<Mutex<Option<Divergence>>>,
 }
 
 impl Recorder {
-    pub fn new(history: History, keep_iterations: bool) -> Self {
+    pub fn new(history: History, keep_iterations: bool, stop_on_nan: Option<Interrupter>) -> Self {
         Self {
             history: Arc::new(Mutex::new(history)),
             keep_iterations,
+            stop_on_nan,
+            diverged: Arc::default(),
         }
     }
 
     pub fn snapshot(&self) -> History {
         self.lock().clone()
+    }
+
+    /// The first non-finite training loss, if one was seen.
+    pub fn divergence(&self) -> Option<Divergence> {
+        *self.diverged.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn saw_loss(&self, epoch: usize, loss: f64) {
+        if loss.is_finite() {
+            return;
+        }
+        let mut diverged = self.diverged.lock().unwrap_or_else(|e| e.into_inner());
+        if diverged.is_some() {
+            return;
+        }
+        *diverged = Some(Divergence { epoch, loss });
+        if let Some(interrupter) = &self.stop_on_nan {
+            interrupter.stop(Some(&format!("the loss became {loss} in epoch {epoch}")));
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, History> {
@@ -168,6 +150,11 @@ impl MetricLogger for HistoryLogger {
                 _ => {}
             }
         }
+        drop(history);
+        if let Some(loss) = batch_loss {
+            self.recorder.saw_loss(epoch, loss);
+        }
+        let mut history = self.recorder.lock();
         if let (Some(loss), Some(accuracy)) = (batch_loss, batch_accuracy)
             && self.recorder.keep_iterations
             && history.iterations.len() < MAX_ITERATION_POINTS
@@ -195,10 +182,9 @@ impl MetricLogger for HistoryLogger {
 
     fn log_epoch_summary(&mut self, summary: EpochSummary) {
         if summary.split == Split::Valid {
-            let history = self.recorder.snapshot();
             // Losing the history file is not worth stopping training for; the checkpoint is intact.
-            if let Err(e) = crate::artifacts::write_json(&self.path, &history) {
-                log::warn!("could not save the training history: {e}");
+            if let Err(e) = self.recorder.snapshot().save(&self.path) {
+                eprintln!("warning: could not save the training history: {e}");
             }
         }
     }
@@ -313,11 +299,11 @@ impl TrainingProgressLogger for EpochLines {
         _: Option<&str>,
     ) {
         self.total_epochs = total_epochs;
-        println!("training epochs {starting_epoch}-{total_epochs}");
+        console::progress(format!("training epochs {starting_epoch}-{total_epochs}"));
     }
 
     fn update_epoch(&mut self, epoch: usize) {
-        println!("{}", self.line(epoch));
+        console::progress(self.line(epoch));
         self.train.clear();
         self.valid.clear();
     }

@@ -12,13 +12,15 @@ use model::Classifier;
 use plot::{Map, Series, Tile};
 use serde::Serialize;
 
-use crate::artifacts::{self, InputSpec};
 use crate::config::TrainConfig;
+use crate::dataset::ModelBatcher;
 use crate::error::Error;
 use crate::evaluate::{self, Evaluation};
-use crate::progress::History;
+use crate::history::{EpochRecord, History, IterationRecord};
+use crate::layout::{self, EVAL_FILES, RunDir};
+use crate::model_dir::ModelDir;
 use crate::stats;
-use crate::train::{ModelBatcher, Outcome};
+use crate::train::Outcome;
 
 #[derive(Serialize)]
 struct Metrics<'a> {
@@ -80,7 +82,7 @@ pub fn after_training(dir: &Path, config: &TrainConfig, outcome: &Outcome) -> Re
         dataset: kind.name(),
         history: &outcome.history,
     };
-    artifacts::write_json(&dir.join(artifacts::METRICS), &metrics)?;
+    layout::write_json(&dir.join(layout::METRICS), &metrics)?;
 
     // The model and metrics are saved; a picture that cannot be drawn (a diverged run has no
     // finite loss to plot) is worth a warning, not a failed run.
@@ -110,7 +112,7 @@ pub fn after_training(dir: &Path, config: &TrainConfig, outcome: &Outcome) -> Re
 }
 
 fn curves(dir: &Path, history: &History) -> Result<(), Error> {
-    let series = |name: &str, f: &dyn Fn(&crate::progress::EpochRecord) -> Option<f64>| Series {
+    let series = |name: &str, f: &dyn Fn(&EpochRecord) -> Option<f64>| Series {
         name: name.to_string(),
         points: history
             .epochs
@@ -126,10 +128,10 @@ fn curves(dir: &Path, history: &History) -> Result<(), Error> {
         series("train", &|e| e.train_accuracy.map(|a| a * 100.0)),
         series("valid", &|e| e.valid_accuracy.map(|a| a * 100.0)),
     ];
-    plot::training_curves(&dir.join(artifacts::CURVES), "epoch", &loss, &accuracy)?;
+    plot::training_curves(&dir.join(layout::CURVES), "epoch", &loss, &accuracy)?;
 
     if !history.iterations.is_empty() {
-        let per_iter = |f: &dyn Fn(&crate::progress::IterationRecord) -> f64| {
+        let per_iter = |f: &dyn Fn(&IterationRecord) -> f64| {
             let mut step = 0;
             let points = history
                 .iterations
@@ -145,7 +147,7 @@ fn curves(dir: &Path, history: &History) -> Result<(), Error> {
             }]
         };
         plot::training_curves(
-            &dir.join(artifacts::CURVES_ITERATIONS),
+            &dir.join(layout::CURVES_ITERATIONS),
             "iteration",
             &per_iter(&|i| i.loss),
             &per_iter(&|i| i.accuracy * 100.0),
@@ -163,9 +165,9 @@ fn test_report(
 ) -> Result<String, Error> {
     let names = kind.class_names();
     let text = text_report(kind, eval);
-    artifacts::write_atomic(&dir.join(artifacts::REPORT), text.as_bytes())?;
+    layout::write_text(&dir.join(layout::REPORT), &text)?;
     plot::confusion_heatmap(
-        &dir.join(artifacts::CONFUSION),
+        &dir.join(layout::CONFUSION),
         &eval.confusion,
         &names,
         &format!(
@@ -204,7 +206,7 @@ fn test_report(
         })
         .collect();
     if !tiles.is_empty() {
-        plot::digit_grid(&dir.join(artifacts::MISTAKES), &tiles, 4)?;
+        plot::digit_grid(&dir.join(layout::MISTAKES), &tiles, 4)?;
     }
     Ok(text)
 }
@@ -256,7 +258,7 @@ fn samples(
             wrong: p.predicted != p.label,
         })
         .collect();
-    plot::digit_grid(&dir.join(artifacts::SAMPLES), &tiles, 4)?;
+    plot::digit_grid(&dir.join(layout::SAMPLES), &tiles, 4)?;
     Ok(())
 }
 
@@ -273,7 +275,7 @@ fn layer_pictures(
     };
     let filters = planes(weights);
     let title = "first convolution: filters";
-    plot::map_grid(&dir.join(artifacts::FILTERS), title, &filters.maps(), 10)?;
+    plot::map_grid(&dir.join(layout::FILTERS), title, &filters.maps(), 10)?;
 
     let Some(item) = test.items().first() else {
         return Ok(());
@@ -281,7 +283,7 @@ fn layer_pictures(
     if let Some(maps) = model.feature_maps(batcher.images(&[item.image], device)) {
         let title = format!("first convolution: feature maps of a test '{}'", item.label);
         plot::map_grid(
-            &dir.join(artifacts::FEATURE_MAPS),
+            &dir.join(layout::FEATURE_MAPS),
             &title,
             &planes(maps).maps(),
             10,
@@ -342,30 +344,31 @@ fn parameters(
         "Parameters of the trained model; gradients of the loss on the first {} training images.\n\n{table}",
         grad_items.len()
     );
-    artifacts::write_atomic(&dir.join(artifacts::PARAMETERS), text.as_bytes())
+    layout::write_text(&dir.join(layout::PARAMETERS), &text)
 }
 
-/// `trainer eval`: the saved model on the full test set, with the report written to `output`.
+/// `trainer eval`: the saved model on the full test set, with the report written to `output`
+/// (the model directory unless given), refusing to replace files there that are not ours.
 pub fn evaluate_saved(
     model_dir: &Path,
     data_dir: Option<&Path>,
     output: Option<&Path>,
     device: &Device,
 ) -> Result<String, Error> {
-    let (_, model) = model::load(model_dir, device)?;
-    let input = InputSpec::load(model_dir)?;
-    let files = data::ensure(input.dataset, data_dir, &mut |line| {
+    let saved = ModelDir::load(model_dir, device)?;
+    let mut out = RunDir::open(output.unwrap_or(model_dir))?;
+    out.check_writable(&EVAL_FILES, &[])?;
+    let files = data::ensure(saved.input.dataset, data_dir, &mut |line| {
         eprintln!("data: {line}")
     })?;
     let test = MnistDataset::open(&files, data::Split::Test)?;
-    let batcher = input.batcher();
-    let eval = evaluate::evaluate(&model, &test, &batcher, 256, device)?;
-    let output = output.unwrap_or(model_dir);
-    std::fs::create_dir_all(output).map_err(Error::io(output))?;
-    let text = test_report(output, input.dataset, &eval, &test)?;
-    artifacts::write_json(&output.join(artifacts::EVAL), &eval)?;
+    let batcher = saved.input.batcher();
+    let eval = evaluate::evaluate(&saved.model, &test, &batcher, 256, device)?;
+    out.claim(&EVAL_FILES, &[])?;
+    let text = test_report(out.root(), saved.input.dataset, &eval, &test)?;
+    layout::write_json(&out.path(layout::EVAL), &eval)?;
     Ok(format!(
         "{text}\nreport, confusion.png and mistakes.png written to {}",
-        output.display()
+        out.root().display()
     ))
 }

@@ -1,0 +1,67 @@
+//! A network's weights on disk: written whole, read back only after the file is checked
+//! against the network it is loaded into (see [`crate::pack`]).
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::Device;
+
+use crate::classifier::Classifier;
+use crate::config::ModelConfig;
+use crate::error::StoreError;
+use crate::pack;
+
+/// Writes `model`'s weights to `path` atomically (burnpack format).
+pub fn save_weights(path: &Path, model: &Classifier) -> Result<(), StoreError> {
+    let encode_error = |message: String| StoreError::EncodeWeights {
+        path: path.to_path_buf(),
+        message,
+    };
+    let bytes = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| encode_error(e.to_string()))?;
+    files::write_atomic(path, &bytes).map_err(|source| StoreError::Io {
+        action: "writing",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Builds `config`'s network and loads the weights at `path` into it. The file is read once,
+/// refused unread if it is larger than this network's weights can be, and checked tensor by
+/// tensor (names, dtype, shapes, finite values, parameter ids) before Burn sees it: a wrong,
+/// damaged or hostile file is an error naming the file and what differs, never a panic.
+pub fn load_weights(
+    config: &ModelConfig,
+    path: &Path,
+    device: &Device,
+) -> Result<Classifier, StoreError> {
+    let fresh = config
+        .init(device)
+        .map_err(|source| StoreError::InvalidConfig {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let expected = pack::expected(&fresh);
+    let (bytes, file) = pack::read(path, pack::size_limit(&expected))?;
+    pack::compare(
+        path,
+        &file,
+        &expected,
+        &format!("{} network", config.describe()),
+    )?;
+    drop(file);
+    let mismatch = |message: String| StoreError::Mismatch {
+        path: path.to_path_buf(),
+        model: format!("{} network", config.describe()),
+        message,
+    };
+    let record = ModuleRecord::from_bytes(bytes).map_err(|e| mismatch(e.to_string()))?;
+    // Every tensor was checked above, so this cannot fail on shapes or dtypes.
+    fresh
+        .try_load_record(record)
+        .map_err(|e| mismatch(e.to_string()))
+}

@@ -1,0 +1,551 @@
+//! The run directory (`--artifacts`, or `eval --output`): the names of the files this program
+//! writes there, and the manifest that records which of them it owns, so that `--overwrite`
+//! removes exactly those and never a file or folder of the user's.
+//!
+//! ```text
+//! artifacts/lenet/
+//!   trainer-manifest.json  what this program wrote here (read before anything is deleted)
+//!   config.toml            the resolved training config
+//!   run.json               backend, device, versions, seed, threads
+//!   history.json           per-epoch numbers, saved after every epoch
+//!   model.toml, model.bpk, input.toml   the trained model (see model_dir.rs)
+//!   metrics.json, report.txt, eval.json, parameters.txt, *.png   results and pictures
+//!   checkpoint/            model-N.bpk, optim-N.bpk, scheduler-N.bpk
+//!   train/, valid/         Burn's metric logs: epoch-N/<Metric>.log
+//! ```
+//!
+//! The manifest is written before the files it names (write-ahead), so a run killed at any
+//! moment never leaves a file of ours that the manifest does not list. Directories listed in
+//! it were created by this program; inside them it owns only the names it writes (checkpoint
+//! parts, Burn's `epoch-N/*.log`), so a user's file placed there is left alone.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+pub const MANIFEST: &str = "trainer-manifest.json";
+pub const CONFIG: &str = "config.toml";
+pub const RUN: &str = "run.json";
+pub const HISTORY: &str = "history.json";
+pub const METRICS: &str = "metrics.json";
+pub const MODEL_CONFIG: &str = "model.toml";
+pub const WEIGHTS: &str = "model.bpk";
+pub const INPUT: &str = "input.toml";
+pub const REPORT: &str = "report.txt";
+pub const EVAL: &str = "eval.json";
+pub const PARAMETERS: &str = "parameters.txt";
+pub const CURVES: &str = "curves.png";
+pub const CURVES_ITERATIONS: &str = "curves-iterations.png";
+pub const SAMPLES: &str = "samples.png";
+pub const CONFUSION: &str = "confusion.png";
+pub const MISTAKES: &str = "mistakes.png";
+pub const FILTERS: &str = "filters.png";
+pub const FEATURE_MAPS: &str = "feature_maps.png";
+
+pub const CHECKPOINTS: &str = "checkpoint";
+pub const TRAIN_LOGS: &str = "train";
+pub const VALID_LOGS: &str = "valid";
+
+/// Every top-level file a training run may write.
+pub const RUN_FILES: [&str; 17] = [
+    CONFIG,
+    RUN,
+    HISTORY,
+    METRICS,
+    MODEL_CONFIG,
+    WEIGHTS,
+    INPUT,
+    REPORT,
+    EVAL,
+    PARAMETERS,
+    CURVES,
+    CURVES_ITERATIONS,
+    SAMPLES,
+    CONFUSION,
+    MISTAKES,
+    FILTERS,
+    FEATURE_MAPS,
+];
+
+/// Every directory a training run creates.
+pub const RUN_DIRS: [&str; 3] = [CHECKPOINTS, TRAIN_LOGS, VALID_LOGS];
+
+/// The files `eval` writes into its output directory.
+pub const EVAL_FILES: [&str; 4] = [REPORT, EVAL, CONFUSION, MISTAKES];
+
+/// The three records of a checkpoint, by file-name prefix: `checkpoint/<part>-<epoch>.bpk`.
+pub const CHECKPOINT_PARTS: [&str; 3] = ["model", "optim", "scheduler"];
+
+/// The largest manifest read back (it lists a few dozen names).
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// What this program wrote in a directory, and what it was doing there when it last stopped.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Always "trainer": tells this file apart from another program's.
+    pub written_by: String,
+    /// Top-level files this program may have written (claimed before the first write).
+    pub files: BTreeSet<String>,
+    /// Directories this program created.
+    pub dirs: BTreeSet<String>,
+    /// Set while `--overwrite` removes the previous run's files; until cleared, the directory
+    /// holds a half-removed run that only `--overwrite` may continue.
+    #[serde(default)]
+    pub replacing: bool,
+    /// Checkpoint epochs being removed because a resume started from an earlier one; they
+    /// never count as checkpoints, even if a kill left some of their files.
+    #[serde(default)]
+    pub discarding: BTreeSet<usize>,
+}
+
+/// A directory this program writes into, with its manifest (if it has one).
+#[derive(Debug)]
+pub struct RunDir {
+    root: PathBuf,
+    manifest: Option<Manifest>,
+}
+
+impl RunDir {
+    /// Looks at `root` without changing anything. A missing directory is fine; a file there, or
+    /// a manifest this program cannot read, is an error naming it.
+    pub fn open(root: &Path) -> Result<Self, Error> {
+        if root.as_os_str().is_empty() {
+            return Err(Error::Usage(
+                "the artifact directory is an empty path; give a directory name".into(),
+            ));
+        }
+        match std::fs::metadata(root) {
+            Ok(meta) if !meta.is_dir() => {
+                return Err(Error::NotADirectory {
+                    path: root.to_path_buf(),
+                });
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(root)(e)),
+        }
+        let path = root.join(MANIFEST);
+        let manifest = match files::read_capped_string(&path, MAX_MANIFEST_BYTES) {
+            Ok(text) => {
+                let manifest: Manifest = serde_json::from_str(&text).map_err(|e| Error::Json {
+                    path: path.clone(),
+                    message: format!(
+                        "{e}; this is not a manifest this program wrote: move it away"
+                    ),
+                })?;
+                if manifest.written_by != "trainer" {
+                    return Err(Error::Json {
+                        path,
+                        message: "not written by trainer; move it away".into(),
+                    });
+                }
+                Some(manifest)
+            }
+            Err(files::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::read(&path, e)),
+        };
+        Ok(Self {
+            root: root.to_path_buf(),
+            manifest,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    pub fn manifest(&self) -> Option<&Manifest> {
+        self.manifest.as_ref()
+    }
+
+    pub fn checkpoints(&self) -> PathBuf {
+        self.root.join(CHECKPOINTS)
+    }
+
+    /// Epochs whose checkpoint is being discarded (see [`Manifest::discarding`]).
+    pub fn discarding(&self) -> BTreeSet<usize> {
+        self.manifest
+            .as_ref()
+            .map(|m| m.discarding.clone())
+            .unwrap_or_default()
+    }
+
+    fn owns_file(&self, name: &str) -> bool {
+        self.manifest
+            .as_ref()
+            .is_some_and(|m| m.files.contains(name))
+    }
+
+    fn owns_dir(&self, name: &str) -> bool {
+        self.manifest
+            .as_ref()
+            .is_some_and(|m| m.dirs.contains(name))
+    }
+
+    /// Paths among `files` and `dirs` that exist here but were not written by this program:
+    /// writing there would mix or destroy a user's files.
+    pub fn foreign(&self, files: &[&str], dirs: &[&str]) -> Vec<PathBuf> {
+        let exists = |name: &str| std::fs::symlink_metadata(self.root.join(name)).is_ok();
+        files
+            .iter()
+            .filter(|name| exists(name) && !self.owns_file(name))
+            .chain(
+                dirs.iter()
+                    .filter(|name| exists(name) && !self.owns_dir(name)),
+            )
+            .map(|name| self.root.join(name))
+            .collect()
+    }
+
+    /// Refuses to write `files` and `dirs` here when any of them is the user's.
+    pub fn check_writable(&self, files: &[&str], dirs: &[&str]) -> Result<(), Error> {
+        let foreign = self.foreign(files, dirs);
+        if foreign.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Foreign {
+                dir: self.root.clone(),
+                paths: foreign,
+            })
+        }
+    }
+
+    /// Records `files` and `dirs` as this program's (creating the directory and the manifest
+    /// as needed) before any of them is written.
+    pub fn claim(&mut self, files: &[&str], dirs: &[&str]) -> Result<(), Error> {
+        self.check_writable(files, dirs)?;
+        std::fs::create_dir_all(&self.root).map_err(Error::io(&self.root))?;
+        let mut manifest = self.manifest.clone().unwrap_or_else(|| Manifest {
+            written_by: "trainer".into(),
+            ..Manifest::default()
+        });
+        manifest.files.extend(files.iter().map(|s| s.to_string()));
+        manifest.dirs.extend(dirs.iter().map(|s| s.to_string()));
+        self.save(manifest)
+    }
+
+    /// Creates one of the claimed directories.
+    pub fn create_dir(&self, name: &str) -> Result<PathBuf, Error> {
+        let path = self.root.join(name);
+        std::fs::create_dir_all(&path).map_err(Error::io(&path))?;
+        Ok(path)
+    }
+
+    fn save(&mut self, manifest: Manifest) -> Result<(), Error> {
+        write_json(&self.root.join(MANIFEST), &manifest)?;
+        self.manifest = Some(manifest);
+        Ok(())
+    }
+
+    fn update(&mut self, change: impl FnOnce(&mut Manifest)) -> Result<(), Error> {
+        let mut manifest = self.manifest.clone().unwrap_or_else(|| Manifest {
+            written_by: "trainer".into(),
+            ..Manifest::default()
+        });
+        change(&mut manifest);
+        self.save(manifest)
+    }
+
+    /// Removes every file this program wrote here (for `--overwrite`), marking the manifest
+    /// first so that a kill half-way leaves a directory that says what it holds. Files of the
+    /// user's inside our directories stay, and are returned so the caller can say so.
+    pub fn remove_owned(&mut self) -> Result<Vec<PathBuf>, Error> {
+        let Some(manifest) = self.manifest.clone() else {
+            return Ok(Vec::new());
+        };
+        self.update(|m| m.replacing = true)?;
+        // The model and results first, the checkpoints and config (what resume needs) last.
+        for name in manifest.files.iter().filter(|n| n.as_str() != CONFIG) {
+            remove_file(&self.root.join(name))?;
+            remove_temp_files(&self.root, name)?;
+        }
+        let mut left = Vec::new();
+        for dir in &manifest.dirs {
+            left.extend(remove_owned_tree(&self.root.join(dir), dir)?);
+        }
+        remove_file(&self.root.join(CONFIG))?;
+        // A directory of ours that had to stay (it holds a user's file) is still ours.
+        let dirs = manifest
+            .dirs
+            .into_iter()
+            .filter(|d| self.root.join(d).is_dir())
+            .collect();
+        self.save(Manifest {
+            written_by: "trainer".into(),
+            dirs,
+            ..Manifest::default()
+        })?;
+        Ok(left)
+    }
+
+    /// Removes checkpoints and metric logs of the given epochs (a resume from an earlier
+    /// checkpoint abandons them), recording the intent first so that a kill half-way never
+    /// leaves one of them looking like a checkpoint to resume from.
+    pub fn discard_epochs(&mut self, epochs: &BTreeSet<usize>) -> Result<(), Error> {
+        if epochs.is_empty() {
+            return Ok(());
+        }
+        self.update(|m| m.discarding.extend(epochs))?;
+        let checkpoints = self.checkpoints();
+        for &epoch in epochs {
+            for part in CHECKPOINT_PARTS {
+                remove_file(&checkpoint_path(&checkpoints, part, epoch))?;
+            }
+            for logs in [TRAIN_LOGS, VALID_LOGS] {
+                remove_owned_tree(&self.root.join(logs).join(format!("epoch-{epoch}")), logs)?;
+            }
+        }
+        self.update(|m| m.discarding.clear())
+    }
+}
+
+/// `artifacts/<config file name>`: where a run goes unless `--artifacts` or `[output] dir` says.
+pub fn default_artifacts(config_path: &Path) -> PathBuf {
+    let name = config_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
+    PathBuf::from("artifacts").join(name)
+}
+
+pub fn checkpoint_path(dir: &Path, part: &str, epoch: usize) -> PathBuf {
+    dir.join(format!("{part}-{epoch}.bpk"))
+}
+
+/// The part and epoch of a checkpoint file name such as `optim-12.bpk`.
+pub fn parse_checkpoint_name(name: &str) -> Option<(&'static str, usize)> {
+    let stem = name.strip_suffix(".bpk")?;
+    CHECKPOINT_PARTS.iter().find_map(|&part| {
+        let epoch = stem.strip_prefix(part)?.strip_prefix('-')?;
+        (!epoch.starts_with('0') && epoch.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| epoch.parse().ok().map(|e| (part, e)))
+            .flatten()
+    })
+}
+
+/// Whether `name` is a file this program writes inside its directory `dir` (relative path
+/// inside it, `/`-separated): checkpoint parts, Burn's `epoch-N/<Metric>.log`, and the temp
+/// files an atomic write leaves when killed (`.<name>.XXXXXX`, on systems without unnamed
+/// temp files).
+fn owned_in_dir(dir: &str, relative: &str) -> bool {
+    match dir {
+        CHECKPOINTS => {
+            let name = temp_target(relative).unwrap_or(relative);
+            parse_checkpoint_name(name).is_some()
+        }
+        TRAIN_LOGS | VALID_LOGS => {
+            let Some((epoch, file)) = relative.split_once('/') else {
+                return false;
+            };
+            let file = temp_target(file).unwrap_or(file);
+            epoch
+                .strip_prefix("epoch-")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                && file.strip_suffix(".log").is_some_and(|stem| {
+                    !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                })
+        }
+        _ => false,
+    }
+}
+
+/// `model-3.bpk` for `.model-3.bpk.a1B2c3`: the name an atomic write's temp file stands for.
+fn temp_target(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix('.')?;
+    let (target, suffix) = rest.rsplit_once('.')?;
+    (suffix.len() == 6 && suffix.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(target)
+}
+
+fn remove_file(path: &Path) -> Result<(), Error> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// Removes the temp files an interrupted atomic write of `root/name` may have left.
+fn remove_temp_files(root: &Path, name: &str) -> Result<(), Error> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        if temp_target(&file.to_string_lossy()) == Some(name) {
+            remove_file(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the files this program owns under `path` (its directory `owner`, or a directory
+/// inside it), then the directories left empty. Returns what was left because it is not ours.
+/// Symbolic links are never followed.
+fn remove_owned_tree(path: &Path, owner: &str) -> Result<Vec<PathBuf>, Error> {
+    let mut left = Vec::new();
+    remove_in(path, owner, &owner_root(path, owner), &mut left)?;
+    Ok(left)
+}
+
+/// The directory named `owner` that `path` is (or lies in).
+fn owner_root(path: &Path, owner: &str) -> PathBuf {
+    path.ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == owner))
+        .unwrap_or(path)
+        .to_path_buf()
+}
+
+fn remove_in(path: &Path, owner: &str, root: &Path, left: &mut Vec<PathBuf>) -> Result<(), Error> {
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(path)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(Error::io(path))?;
+        let child = entry.path();
+        let kind = entry.file_type().map_err(Error::io(&child))?;
+        let relative = child
+            .strip_prefix(root)
+            .map(|r| r.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_default();
+        if kind.is_dir() && relative.split('/').count() == 1 && owner != CHECKPOINTS {
+            remove_in(&child, owner, root, left)?;
+        } else if kind.is_file() && owned_in_dir(owner, &relative) {
+            remove_file(&child)?;
+        } else {
+            left.push(child);
+        }
+    }
+    // Only an empty directory goes; one still holding a user's file stays, which is the point.
+    let _ = std::fs::remove_dir(path);
+    Ok(())
+}
+
+/// Writes `value` as pretty JSON, atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Json {
+        path: path.to_path_buf(),
+        message: format!("cannot encode: {e}"),
+    })?;
+    write_text(path, &text)
+}
+
+/// Writes `value` as TOML, atomically.
+pub fn write_toml<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
+    let text = toml::to_string_pretty(value)
+        .map_err(|e| Error::Usage(format!("cannot encode {} as TOML: {e}", path.display())))?;
+    write_text(path, &text)
+}
+
+pub fn write_text(path: &Path, text: &str) -> Result<(), Error> {
+    files::write_atomic(path, text.as_bytes()).map_err(Error::io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owned_names_inside_our_directories() {
+        assert!(owned_in_dir(CHECKPOINTS, "model-3.bpk"));
+        assert!(owned_in_dir(CHECKPOINTS, ".optim-12.bpk.aB3dE9"));
+        assert!(!owned_in_dir(CHECKPOINTS, "model-03.bpk"));
+        assert!(!owned_in_dir(CHECKPOINTS, "notes.txt"));
+        assert!(!owned_in_dir(CHECKPOINTS, "model-3.bpk.bak"));
+        assert!(owned_in_dir(TRAIN_LOGS, "epoch-2/Learning_Rate.log"));
+        assert!(!owned_in_dir(TRAIN_LOGS, "epoch-2/../x.log"));
+        assert!(!owned_in_dir(TRAIN_LOGS, "mine/Loss.log"));
+        assert!(!owned_in_dir(VALID_LOGS, "Loss.log"));
+        assert_eq!(
+            parse_checkpoint_name("scheduler-7.bpk"),
+            Some(("scheduler", 7))
+        );
+        assert_eq!(parse_checkpoint_name("scheduler-x.bpk"), None);
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut out: Vec<String> = walk(dir)
+            .iter()
+            .map(|p| p.strip_prefix(dir).unwrap().to_string_lossy().into_owned())
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.push(path.clone());
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn removing_a_run_keeps_every_file_of_the_users() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("run");
+        let mut dir = RunDir::open(&root).unwrap();
+        dir.claim(&RUN_FILES, &RUN_DIRS).unwrap();
+        for name in [CONFIG, WEIGHTS, CURVES] {
+            std::fs::write(root.join(name), b"ours").unwrap();
+        }
+        std::fs::create_dir_all(root.join("checkpoint")).unwrap();
+        std::fs::create_dir_all(root.join("train/epoch-1")).unwrap();
+        std::fs::write(root.join("checkpoint/model-1.bpk"), b"ours").unwrap();
+        std::fs::write(root.join("train/epoch-1/Loss.log"), b"ours").unwrap();
+        // The user's own things, inside and beside ours.
+        std::fs::write(root.join("notes.txt"), b"mine").unwrap();
+        std::fs::write(root.join("checkpoint/README"), b"mine").unwrap();
+        std::fs::create_dir_all(root.join("plots")).unwrap();
+
+        let left = dir.remove_owned().unwrap();
+        assert_eq!(left, vec![root.join("checkpoint/README")]);
+        assert_eq!(
+            names(&root),
+            [
+                "checkpoint",
+                "checkpoint/README",
+                "notes.txt",
+                "plots",
+                MANIFEST
+            ]
+        );
+    }
+
+    #[test]
+    fn foreign_files_block_a_claim() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("curves.png"), b"mine").unwrap();
+        std::fs::create_dir(tmp.path().join("train")).unwrap();
+        let mut dir = RunDir::open(tmp.path()).unwrap();
+        let err = dir.claim(&RUN_FILES, &RUN_DIRS).unwrap_err().to_string();
+        assert!(err.contains("curves.png") && err.contains("train"), "{err}");
+        assert!(!tmp.path().join(MANIFEST).exists(), "nothing written");
+
+        let file = tmp.path().join("curves.png");
+        let err = RunDir::open(&file).unwrap_err().to_string();
+        assert!(err.contains("not a directory"), "{err}");
+    }
+
+    #[test]
+    fn an_unreadable_manifest_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(MANIFEST), b"{\"version\": 3}").unwrap();
+        let err = RunDir::open(tmp.path()).unwrap_err().to_string();
+        assert!(err.contains(MANIFEST), "{err}");
+    }
+}

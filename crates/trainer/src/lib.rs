@@ -1,0 +1,39 @@
+//! The library half of the `trainer` binary: everything it does, in one-way layers, so that the
+//! fuzz targets and tests reach the same config parser and checked loaders the binary uses.
+//! Not a stable API.
+//!
+//! From the bottom up:
+//! - helpers: `console` (stdout lines), `panics`, `malloc`, `error`;
+//! - what a run is: `config` (the TOML file), `backend`, `run` (a run resolved from flags),
+//!   `memory` (does it fit);
+//! - the run directory on disk: `layout` (file names and the manifest of what this program
+//!   wrote), `history`, `run_info`, `model_dir` (model.toml + model.bpk + input.toml as one
+//!   unit), `optimizer`, `checkpoint`;
+//! - data: `dataset` (the splits), `loader` (epoch order from the seed);
+//! - decisions: `plan` (check everything, then change the directory);
+//! - commands: `progress`, `evaluate`, `stats`, `train`, `report`, `predict`, `cli`.
+
+pub mod backend;
+pub mod checkpoint;
+pub mod cli;
+pub mod config;
+pub mod console;
+pub mod dataset;
+pub mod error;
+pub mod evaluate;
+pub mod history;
+pub mod layout;
+pub mod loader;
+pub mod malloc;
+pub mod memory;
+pub mod model_dir;
+pub mod optimizer;
+pub mod panics;
+pub mod plan;
+pub mod predict;
+pub mod progress;
+pub mod report;
+pub mod run;
+pub mod run_info;
+pub mod stats;
+pub mod train;

@@ -1,0 +1,275 @@
+//! What a training run does to its directory before it trains, decided from a look at the
+//! directory, the config and the checkpoint alone. Nothing on disk changes until
+//! [`Plan::apply`], and by then everything that can be checked has been: a typo, a damaged
+//! checkpoint or a foreign file costs nothing but a message.
+
+use std::collections::BTreeSet;
+
+use burn::tensor::Device;
+
+use crate::checkpoint::{CheckedCheckpoint, Inventory};
+use crate::config::{ScheduleConfig, TrainConfig};
+use crate::error::Error;
+use crate::layout::{self, RUN_DIRS, RUN_FILES, RunDir, TRAIN_LOGS, VALID_LOGS};
+use crate::model_dir::InputSpec;
+use crate::run::{Mode, Resume, TrainRun};
+
+pub struct Plan {
+    dir: RunDir,
+    action: Action,
+}
+
+enum Action {
+    /// Start a run (removing, first, what an earlier run of ours left).
+    Start,
+    /// Continue from a checked checkpoint, removing the epochs after it.
+    Resume {
+        checkpoint: CheckedCheckpoint,
+        discard: BTreeSet<usize>,
+        keep: Vec<usize>,
+    },
+}
+
+/// The directory, ready to train in.
+pub struct Prepared {
+    pub dir: RunDir,
+    /// The checkpoint to continue from.
+    pub checkpoint: Option<CheckedCheckpoint>,
+    /// Complete checkpoints on disk, oldest first (for the keep-last strategy).
+    pub kept: Vec<usize>,
+}
+
+impl Plan {
+    pub fn prepare(run: &TrainRun, iters_per_epoch: usize, device: &Device) -> Result<Self, Error> {
+        let dir = RunDir::open(&run.artifacts)?;
+        let replacing = dir.manifest().is_some_and(|m| m.replacing);
+        let action = match run.mode {
+            Mode::Resume(_) if replacing => {
+                return Err(Error::Resume(format!(
+                    "{} was being replaced by --overwrite when that stopped; finish it with --overwrite",
+                    dir.root().display()
+                )));
+            }
+            Mode::Resume(resume) => resume_action(&dir, run, resume, iters_per_epoch, device)?,
+            Mode::Fresh if replacing => {
+                return Err(Error::Usage(format!(
+                    "{} holds a run half-removed by an --overwrite that stopped; finish it with --overwrite",
+                    dir.root().display()
+                )));
+            }
+            Mode::Fresh if holds_a_run(&dir) => {
+                return Err(Error::Usage(format!(
+                    "{} already holds a training run; continue it with --resume, or start again with --overwrite",
+                    dir.root().display()
+                )));
+            }
+            Mode::Fresh | Mode::Overwrite => Action::Start,
+        };
+        dir.check_writable(&RUN_FILES, &RUN_DIRS)?;
+        Ok(Self { dir, action })
+    }
+
+    /// Makes the directory ready: the only step that changes it.
+    pub fn apply(self) -> Result<Prepared, Error> {
+        let mut dir = self.dir;
+        match self.action {
+            Action::Start => {
+                for path in dir.remove_owned()? {
+                    eprintln!(
+                        "note: left {}: this program did not write it",
+                        path.display()
+                    );
+                }
+                dir.claim(&RUN_FILES, &RUN_DIRS)?;
+                dir.create_dir(layout::CHECKPOINTS)?;
+                Ok(Prepared {
+                    dir,
+                    checkpoint: None,
+                    kept: Vec::new(),
+                })
+            }
+            Action::Resume {
+                checkpoint,
+                discard,
+                keep,
+            } => {
+                dir.discard_epochs(&discard)?;
+                // A run made before a file name was added to RUN_FILES claims it now.
+                dir.claim(&RUN_FILES, &RUN_DIRS)?;
+                Ok(Prepared {
+                    dir,
+                    checkpoint: Some(checkpoint),
+                    kept: keep,
+                })
+            }
+        }
+    }
+}
+
+fn holds_a_run(dir: &RunDir) -> bool {
+    dir.manifest().is_some()
+        && (dir.path(layout::WEIGHTS).exists()
+            || !Inventory::of(&dir.checkpoints(), &dir.discarding())
+                .complete
+                .is_empty())
+}
+
+fn resume_action(
+    dir: &RunDir,
+    run: &TrainRun,
+    resume: Resume,
+    iters_per_epoch: usize,
+    device: &Device,
+) -> Result<Action, Error> {
+    let saved_path = dir.path(layout::CONFIG);
+    if dir.manifest().is_none() || !saved_path.is_file() {
+        return Err(Error::Resume(format!(
+            "{} holds no earlier run of this program (no {} and {}); train without --resume first",
+            dir.root().display(),
+            layout::MANIFEST,
+            layout::CONFIG
+        )));
+    }
+    let saved = TrainConfig::load(&saved_path)?;
+    check_same_run(&saved, &run.config, dir, &saved_path)?;
+
+    let checkpoints = dir.checkpoints();
+    let inventory = Inventory::of(&checkpoints, &dir.discarding());
+    let epoch = match resume {
+        Resume::Latest => inventory.complete.last().copied().ok_or_else(|| {
+            Error::Resume(format!(
+                "no complete checkpoint in {} yet (the run stopped during its first saved epoch)",
+                checkpoints.display()
+            ))
+        })?,
+        Resume::Epoch(epoch) if inventory.complete.contains(&epoch) => epoch,
+        Resume::Epoch(epoch) => {
+            return Err(Error::Resume(format!(
+                "no complete checkpoint for epoch {epoch} in {} (found: {})",
+                checkpoints.display(),
+                if inventory.complete.is_empty() {
+                    "none".to_string()
+                } else {
+                    inventory
+                        .complete
+                        .iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            )));
+        }
+    };
+    let total = run.config.training.epochs;
+    if epoch >= total {
+        return Err(Error::Resume(format!(
+            "checkpoint {epoch} already covers the {total} epochs asked for; pass --epochs N with N above {epoch}"
+        )));
+    }
+    let checkpoint =
+        CheckedCheckpoint::load(&checkpoints, epoch, &run.config, iters_per_epoch, device)?;
+
+    // Everything after the checkpoint belongs to the continuation being abandoned, and any
+    // partial checkpoint to a save or delete that was cut short.
+    let mut discard: BTreeSet<usize> = inventory
+        .complete
+        .iter()
+        .copied()
+        .filter(|&e| e > epoch)
+        .chain(inventory.partial.iter().copied())
+        .collect();
+    for logs in [TRAIN_LOGS, VALID_LOGS] {
+        discard.extend(logged_epochs(dir, logs).into_iter().filter(|&e| e > epoch));
+    }
+    let keep = inventory
+        .complete
+        .iter()
+        .copied()
+        .filter(|&e| e <= epoch)
+        .collect();
+    Ok(Action::Resume {
+        checkpoint,
+        discard,
+        keep,
+    })
+}
+
+/// Epochs with a metric-log folder (`epoch-N`) under `dir/logs`.
+fn logged_epochs(dir: &RunDir, logs: &str) -> Vec<usize> {
+    let Ok(entries) = std::fs::read_dir(dir.path(logs)) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix("epoch-")?.parse().ok())
+        .collect()
+}
+
+/// A resumed run must be the same run: Burn would silently drop optimizer or schedule state it
+/// cannot match, and a different data cut changes the iteration count the schedule counts in.
+fn check_same_run(
+    saved: &TrainConfig,
+    config: &TrainConfig,
+    dir: &RunDir,
+    saved_path: &std::path::Path,
+) -> Result<(), Error> {
+    if saved.model != config.model {
+        return Err(Error::Resume(format!(
+            "the checkpoints in {} were made by model `{}` ({}), but the config asks for `{}`; \
+             use the same [model] section or another --artifacts directory",
+            dir.root().display(),
+            saved.model.describe(),
+            saved_path.display(),
+            config.model.describe()
+        )));
+    }
+    let (s, c) = (&saved.data, &config.data);
+    let changed: Vec<&str> = [
+        ("[optimizer]", saved.optimizer != config.optimizer),
+        ("[schedule]", saved.schedule != config.schedule),
+        (
+            "training.batch_size",
+            saved.training.batch_size != config.training.batch_size,
+        ),
+        (
+            "[data] input (dataset, normalize, resize)",
+            InputSpec::from(s) != InputSpec::from(c),
+        ),
+        (
+            "[data] split (validation, limit, tsv)",
+            (s.validation, s.limit, s.tsv.is_some()) != (c.validation, c.limit, c.tsv.is_some()),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(key, differs)| differs.then_some(key))
+    .collect();
+    if !changed.is_empty() {
+        return Err(Error::Resume(format!(
+            "{} differ from the run in {} ({}); resume with the same settings",
+            changed.join(", "),
+            dir.root().display(),
+            saved_path.display()
+        )));
+    }
+    if matches!(config.schedule, ScheduleConfig::Cosine { .. })
+        && saved.training.epochs != config.training.epochs
+    {
+        return Err(Error::Resume(format!(
+            "the cosine schedule of the run in {} anneals over {} epochs; resuming with {} would \
+             change it mid-way (use the same --epochs, or the step or constant schedule)",
+            dir.root().display(),
+            saved.training.epochs,
+            config.training.epochs
+        )));
+    }
+    if saved.training.seed != config.training.seed {
+        eprintln!(
+            "warning: the run in {} was seeded with {}; continuing with seed {} gives a different \
+             data order than an uninterrupted run",
+            dir.root().display(),
+            saved.training.seed,
+            config.training.seed
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! One training run, resolved once from the command line and the config file: what `main`
+//! dispatches and what everything below it reads.
+
+use std::path::PathBuf;
+
+use crate::backend::Backend;
+use crate::config::TrainConfig;
+
+/// Where to continue from: `--resume` alone means the newest complete checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    Latest,
+    Epoch(usize),
+}
+
+/// What to do with the artifact directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// A new run: refused where a run already is.
+    Fresh,
+    /// A new run replacing the one there (only files this program wrote are removed).
+    Overwrite,
+    /// Continue the run there.
+    Resume(Resume),
+}
+
+#[derive(Clone, Debug)]
+pub struct TrainRun {
+    /// The config file, for messages.
+    pub config_path: PathBuf,
+    /// The config with the command line's overrides applied, validated.
+    pub config: TrainConfig,
+    pub artifacts: PathBuf,
+    pub backend: Backend,
+    pub mode: Mode,
+}

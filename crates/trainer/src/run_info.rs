@@ -1,0 +1,85 @@
+//! `run.json`: what trained a model, recorded so results can be compared honestly and a resumed
+//! run can say when it continues under different conditions (which breaks bit-for-bit equality
+//! with an uninterrupted run).
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::config::TrainConfig;
+use crate::error::Error;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub backend: String,
+    pub device: String,
+    /// CPU threads the backend computes with.
+    pub threads: usize,
+    pub seed: u64,
+    pub burn_version: String,
+    /// The git revision of this workspace the binary was built from ("unknown" outside a checkout).
+    pub revision: String,
+    pub model: String,
+    pub parameters: usize,
+}
+
+impl RunInfo {
+    pub fn new(backend: Backend, device: &Device, config: &TrainConfig, parameters: usize) -> Self {
+        Self {
+            backend: backend.name().to_string(),
+            device: format!("{device:?}"),
+            threads: compute_threads(),
+            seed: config.training.seed,
+            burn_version: env!("TRAINER_BURN_VERSION").to_string(),
+            revision: env!("TRAINER_GIT_REVISION").to_string(),
+            model: config.model.describe(),
+            parameters,
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        crate::layout::write_json(path, self)
+    }
+
+    /// The `run.json` an earlier invocation wrote, if it is there and readable.
+    pub fn load(path: &Path) -> Option<Self> {
+        let text = files::read_capped_string(path, 1 << 20).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// The fields that make a run reproducible, where they differ from `earlier`'s.
+    pub fn differences(&self, earlier: &Self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut compare = |name: &str, now: String, then: String| {
+            if now != then {
+                out.push(format!("{name} {then} then, {now} now"));
+            }
+        };
+        compare("backend", self.backend.clone(), earlier.backend.clone());
+        compare("device", self.device.clone(), earlier.device.clone());
+        compare(
+            "threads",
+            self.threads.to_string(),
+            earlier.threads.to_string(),
+        );
+        compare(
+            "Burn",
+            self.burn_version.clone(),
+            earlier.burn_version.clone(),
+        );
+        compare("revision", self.revision.clone(), earlier.revision.clone());
+        out
+    }
+}
+
+/// The thread count rayon (which the CPU backends compute with) uses.
+fn compute_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
+}
