@@ -203,3 +203,65 @@ fn read_model_config(artifacts: &std::path::Path) -> model::ModelConfig {
     let saved: Saved = toml::from_str(&text).unwrap();
     saved.model
 }
+
+/// Starts `trainer` with `flags` on the fixture and SIGKILLs it after `delay`.
+fn kill_after(fixture: &Fixture, flags: &[&str], delay: Duration) {
+    let mut child = common::trainer()
+        .args(["--config", fixture.config.to_str().unwrap()])
+        .args(["--artifacts", fixture.artifacts().to_str().unwrap()])
+        .args(flags)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let _ = child.kill();
+    child.wait().unwrap();
+}
+
+/// After a kill, the run directory is never in a state the program cannot continue from: a
+/// `--resume` finishes the run, or says plainly that there is nothing to resume yet (no
+/// complete checkpoint, or an interrupted `--overwrite`), in which case `--overwrite` starts it.
+fn continue_after_kill(fixture: &Fixture, when: &str) {
+    let resumed = fixture.train(&["--resume"]);
+    if !resumed.status.success() {
+        let err = common::stderr(&resumed);
+        assert!(
+            err.contains("no complete checkpoint")
+                || err.contains("holds no earlier run")
+                || err.contains("finish it with --overwrite"),
+            "{when}: resume failed for another reason:\n{err}"
+        );
+        assert!(!err.contains("panicked"), "{when}: {err}");
+        assert_success(&fixture.train(&["--overwrite"]));
+    }
+    let metrics = read_json(&fixture.artifacts().join("metrics.json"));
+    assert_eq!(metrics["epochs"], 4, "{when}");
+    assert_eq!(epochs(&metrics["history"]).len(), 4, "{when}");
+}
+
+#[test]
+fn a_kill_at_any_moment_of_training_resume_or_overwrite_leaves_a_run_to_continue() {
+    // Training: before the first checkpoint, during and between epochs.
+    for ms in [40, 700, 2_600] {
+        let fixture = slow_fixture();
+        kill_after(&fixture, &[], Duration::from_millis(ms));
+        continue_after_kill(&fixture, &format!("training killed after {ms} ms"));
+    }
+    // Resume: while it checks the checkpoint, discards later epochs, or trains.
+    for ms in [5, 60, 900] {
+        let fixture = slow_fixture();
+        let mut first = start_and_wait_for_checkpoint(&fixture);
+        first.kill().unwrap();
+        first.wait().unwrap();
+        kill_after(&fixture, &["--resume"], Duration::from_millis(ms));
+        continue_after_kill(&fixture, &format!("resume killed after {ms} ms"));
+    }
+    // Overwrite: while it removes the earlier run, or once the new one has started.
+    for ms in [5, 40, 300] {
+        let fixture = slow_fixture();
+        assert_success(&fixture.train(&["--epochs", "2"]));
+        kill_after(&fixture, &["--overwrite"], Duration::from_millis(ms));
+        continue_after_kill(&fixture, &format!("overwrite killed after {ms} ms"));
+    }
+}

@@ -128,3 +128,62 @@ pub fn assert_success(output: &Output) {
         stderr(output)
     );
 }
+
+/// Every file under `dir` (recursively) with its bytes: taken before a command that must not
+/// change anything, compared after.
+pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        for entry in std::fs::read_dir(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else {
+                let bytes = std::fs::read(entry.path()).unwrap_or_default();
+                files.insert(entry.path(), bytes);
+            }
+        }
+    }
+    files
+}
+
+/// Asserts that every file `before` listed is still there with the same bytes, and that no
+/// file appeared.
+pub fn assert_unchanged(before: &std::collections::BTreeMap<PathBuf, Vec<u8>>, dir: &Path) {
+    let after = snapshot(dir);
+    for (path, bytes) in before {
+        match after.get(path) {
+            None => panic!("{} was deleted", path.display()),
+            Some(now) => assert!(now == bytes, "{} was changed", path.display()),
+        }
+    }
+    for path in after.keys() {
+        assert!(before.contains_key(path), "{} appeared", path.display());
+    }
+}
+
+/// A failure as the user should see it: exit code 1, one `error:` line that contains every
+/// needle, and no panic text.
+pub fn assert_clean_failure(output: &Output, needles: &[&str]) {
+    let err = stderr(output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "expected exit code 1\nstderr:\n{err}\nstdout:\n{}",
+        stdout(output)
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "a panic reached the user:\n{err}"
+    );
+    let error = err
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line in:\n{err}"));
+    for needle in needles {
+        assert!(error.contains(needle), "expected {needle:?} in: {error}");
+    }
+}

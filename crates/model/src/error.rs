@@ -106,7 +106,7 @@ pub(crate) fn check_parameter_count(key: &str, count: u128) -> Result<(), ModelC
             key,
             format!(
                 "the network would have {count} parameters ({} MiB of weights); at most {MAX_PARAMETERS} are accepted",
-                count * 4 >> 20
+                (count * 4) >> 20
             ),
         ));
     }

@@ -26,7 +26,7 @@ pub use error::{MAX_LAYERS, MAX_PARAMETERS, MAX_WIDTH, ModelConfigError, StoreEr
 pub use lenet::{Lenet, LenetConfig, LenetPreset, PoolKind};
 pub use mlp::{Mlp, MlpConfig, MlpPreset};
 pub use summary::{LayerSummary, ModelSummary, summary};
-pub use weights::{load_weights, save_weights};
+pub use weights::{load_weights, load_weights_from_bytes, save_weights};
 
 /// Number of classes every network here predicts (the ten digits).
 pub const NUM_CLASSES: usize = 10;

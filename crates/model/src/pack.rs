@@ -36,12 +36,13 @@ pub struct Pack {
 /// 16-byte aligned buffer (Burn's tensors use it in place: the payload is read once and never
 /// copied), then parses its header and metadata.
 pub fn read(path: &Path, limit: u64) -> Result<(Bytes, Pack), StoreError> {
-    let bytes = read_aligned(path, limit)?;
+    let bytes = read_bytes(path, limit)?;
     let pack = parse(path, &bytes)?;
     Ok((bytes, pack))
 }
 
-fn read_aligned(path: &Path, limit: u64) -> Result<Bytes, StoreError> {
+/// The reading half of [`read`]: the whole file, capped, in one aligned buffer.
+pub fn read_bytes(path: &Path, limit: u64) -> Result<Bytes, StoreError> {
     let io = |source| StoreError::Io {
         action: "reading",
         path: path.to_path_buf(),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::store::ModuleRecord;
-use burn::tensor::Device;
+use burn::tensor::{Bytes, Device};
 
 use crate::classifier::Classifier;
 use crate::config::ModelConfig;
@@ -39,18 +39,45 @@ pub fn load_weights(
     path: &Path,
     device: &Device,
 ) -> Result<Classifier, StoreError> {
-    let fresh = config
+    let fresh = build(config, path, device)?;
+    let expected = pack::expected(&fresh);
+    let bytes = pack::read_bytes(path, pack::size_limit(&expected))?;
+    load_checked(config, fresh, path, bytes)
+}
+
+/// [`load_weights`] on bytes already in memory (an upload, a fuzz input); `name` is used in
+/// errors in place of a path.
+pub fn load_weights_from_bytes(
+    config: &ModelConfig,
+    name: &Path,
+    bytes: Bytes,
+    device: &Device,
+) -> Result<Classifier, StoreError> {
+    let fresh = build(config, name, device)?;
+    load_checked(config, fresh, name, bytes)
+}
+
+/// The network to load into; its parameters stay uninitialised until first used.
+fn build(config: &ModelConfig, path: &Path, device: &Device) -> Result<Classifier, StoreError> {
+    config
         .init(device)
         .map_err(|source| StoreError::InvalidConfig {
             path: path.to_path_buf(),
             source,
-        })?;
-    let expected = pack::expected(&fresh);
-    let (bytes, file) = pack::read(path, pack::size_limit(&expected))?;
+        })
+}
+
+fn load_checked(
+    config: &ModelConfig,
+    fresh: Classifier,
+    path: &Path,
+    bytes: Bytes,
+) -> Result<Classifier, StoreError> {
+    let file = pack::parse(path, &bytes)?;
     pack::compare(
         path,
         &file,
-        &expected,
+        &pack::expected(&fresh),
         &format!("{} network", config.describe()),
     )?;
     drop(file);

@@ -86,7 +86,7 @@ impl Backend {
                 .into_scalar::<f32>()
         });
         match sum {
-            Ok(value) if value == 3.0 => Ok(()),
+            Ok(3.0) => Ok(()),
             Ok(value) => Err(Error::Backend(
                 self.name(),
                 format!("a test computation gave {value} instead of 3"),
@@ -102,7 +102,7 @@ impl Backend {
         match self {
             #[cfg(feature = "wgpu")]
             Self::Wgpu => {
-                " (wgpu needs a GPU driver: Vulkan, Metal or DX12; on Linux without a GPU, install \
+                " (wgpu needs a GPU driver: Vulkan, Metal, DX12 or OpenGL; on Linux without a GPU, install \
                  Mesa's CPU driver with `apt-get install mesa-vulkan-drivers`)"
             }
             #[allow(unreachable_patterns)]

@@ -82,9 +82,9 @@ impl TrainArgs {
             config.training.seed = seed;
         }
         if let Some(dir) = self.data_dir {
-            if config.data.tsv.is_some() {
+            if config.data.names_files() {
                 return Err(Error::Usage(format!(
-                    "--data-dir has no effect: {} reads TSV files ([data] tsv)",
+                    "--data-dir has no effect: {} names its files ([data] tsv or idx)",
                     config_path.display()
                 )));
             }

@@ -53,8 +53,11 @@ pub struct DataConfig {
     pub validation: usize,
     /// Train on the first N training images only (the Caffe2 seed uses 1,000).
     pub limit: Option<usize>,
-    /// Read the seed tutorial's tab-separated text files instead of the dataset's IDX files.
+    /// Read the seed tutorial's tab-separated text files instead of the dataset's files.
     pub tsv: Option<TsvFiles>,
+    /// Read these IDX files (your own data in MNIST's format, raw or gzip) instead of the
+    /// dataset's verified ones. They are checked for structure, not against a checksum.
+    pub idx: Option<IdxFiles>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,6 +65,22 @@ pub struct DataConfig {
 pub struct TsvFiles {
     pub train: PathBuf,
     pub test: PathBuf,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdxFiles {
+    pub train_images: PathBuf,
+    pub train_labels: PathBuf,
+    pub test_images: PathBuf,
+    pub test_labels: PathBuf,
+}
+
+impl DataConfig {
+    /// Whether the run reads files the config names (TSV or IDX) rather than a dataset directory.
+    pub fn names_files(&self) -> bool {
+        self.tsv.is_some() || self.idx.is_some()
+    }
 }
 
 impl Default for DataConfig {
@@ -74,6 +93,7 @@ impl Default for DataConfig {
             validation: 5_000,
             limit: None,
             tsv: None,
+            idx: None,
         }
     }
 }
@@ -226,6 +246,25 @@ impl TrainConfig {
         if let Some(tsv) = &self.data.tsv {
             non_empty_path("data.tsv.train", Some(&tsv.train))?;
             non_empty_path("data.tsv.test", Some(&tsv.test))?;
+        }
+        if let Some(idx) = &self.data.idx {
+            if self.data.tsv.is_some() {
+                return Err("data.idx: give either data.tsv or data.idx, not both".into());
+            }
+            for (key, path) in [
+                ("data.idx.train_images", &idx.train_images),
+                ("data.idx.train_labels", &idx.train_labels),
+                ("data.idx.test_images", &idx.test_images),
+                ("data.idx.test_labels", &idx.test_labels),
+            ] {
+                non_empty_path(key, Some(path))?;
+            }
+        }
+        if self.data.names_files() && self.data.dir.is_some() {
+            return Err(
+                "data.dir: has no effect when data.tsv or data.idx names the files; remove one"
+                    .into(),
+            );
         }
         non_empty_path("output.dir", self.output.dir.as_deref())?;
         let t = &self.training;

@@ -35,12 +35,18 @@ pub struct Splits {
 
 /// Finds (fetching if needed), verifies and reads the data, then cuts it.
 pub fn load_splits(config: &TrainConfig) -> Result<Splits, Error> {
-    let (train_full, test) = match &config.data.tsv {
-        Some(tsv) => (
+    let (train_full, test) = match (&config.data.tsv, &config.data.idx) {
+        (Some(tsv), _) => (
             MnistDataset::from_tsv(&tsv.train)?,
             MnistDataset::from_tsv(&tsv.test)?,
         ),
-        None => {
+        (None, Some(idx)) => (
+            MnistDataset::from_idx(&idx.train_images, &idx.train_labels)
+                .map_err(data::DataError::from)?,
+            MnistDataset::from_idx(&idx.test_images, &idx.test_labels)
+                .map_err(data::DataError::from)?,
+        ),
+        (None, None) => {
             let dir = config.data.dir.as_deref();
             let files = data::ensure(config.data.dataset, dir, &mut |line| {
                 eprintln!("data: {line}")

@@ -236,8 +236,9 @@ fn check_same_run(
             InputSpec::from(s) != InputSpec::from(c),
         ),
         (
-            "[data] split (validation, limit, tsv)",
-            (s.validation, s.limit, s.tsv.is_some()) != (c.validation, c.limit, c.tsv.is_some()),
+            "[data] split (validation, limit, tsv, idx)",
+            (s.validation, s.limit, s.tsv.is_some(), s.idx.is_some())
+                != (c.validation, c.limit, c.tsv.is_some(), c.idx.is_some()),
         ),
     ]
     .into_iter()
