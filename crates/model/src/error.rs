@@ -127,7 +127,7 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// The file is larger than any file of the expected network can be; it was not read.
-    #[error("{path} is {} but weights of this network take at most {}; it is not this network's file", files::human_bytes(*.size), files::human_bytes(*.limit))]
+    #[error("{path} is {}, more than any weights file of this network can be ({} at most); it is not this network's file", files::human_bytes(*.size), files::human_bytes(*.limit))]
     TooLarge {
         /// The file.
         path: PathBuf,

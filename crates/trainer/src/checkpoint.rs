@@ -20,8 +20,9 @@ use model::pack::{self, Expected, Problems, Scalar};
 
 use crate::config::{OptimizerConfig, TrainConfig};
 use crate::error::Error;
-use crate::layout::{CHECKPOINT_PARTS, checkpoint_path, parse_checkpoint_name};
+use crate::layout::{CHECKPOINT_PARTS, Position, checkpoint_path, parse_checkpoint_name};
 use crate::optimizer;
+use crate::trainee::Trainee;
 
 /// Saves one record kind (model, optimizer or scheduler) per epoch, atomically; restores only
 /// the checked bytes it was given.
@@ -46,8 +47,8 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
         let bytes = record
             .checkpoint_into_bytes()
             .map_err(CheckpointerError::Record)?;
-        files::write_atomic(&checkpoint_path(&self.dir, self.part, epoch), &bytes)
-            .map_err(CheckpointerError::IOError)
+        let path = checkpoint_path(&self.dir, self.part, Position::end_of(epoch));
+        files::write_atomic(&path, &bytes).map_err(CheckpointerError::IOError)
     }
 
     fn restore(&self, epoch: usize) -> Result<R, CheckpointerError> {
@@ -68,7 +69,11 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
     }
 
     fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
-        match std::fs::remove_file(checkpoint_path(&self.dir, self.part, epoch)) {
+        match std::fs::remove_file(checkpoint_path(
+            &self.dir,
+            self.part,
+            Position::end_of(epoch),
+        )) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(CheckpointerError::IOError(e))
             }
@@ -107,40 +112,54 @@ impl EveryNKeepLast {
     }
 }
 
-/// What the checkpoint directory holds, by epoch.
+/// What the checkpoint directory holds, by position.
 #[derive(Debug, Default, PartialEq)]
 pub struct Inventory {
-    /// Epochs with all three parts, oldest first.
-    pub complete: Vec<usize>,
-    /// Epochs with some parts only (a save or a delete cut short), and epochs being discarded.
-    pub partial: BTreeSet<usize>,
+    /// Positions with all three parts, oldest first.
+    pub complete: Vec<Position>,
+    /// Positions with some parts only (a save or a delete cut short), and those being discarded.
+    pub partial: BTreeSet<Position>,
 }
 
 impl Inventory {
-    /// Reads `dir`; `discarding` epochs (see the manifest) never count as complete.
-    pub fn of(dir: &Path, discarding: &BTreeSet<usize>) -> Self {
-        let mut parts: BTreeMap<usize, usize> = BTreeMap::new();
+    /// Reads `dir`; `discarding` positions (see the manifest) never count as complete.
+    pub fn of(dir: &Path, discarding: &BTreeSet<Position>) -> Self {
+        let mut parts: BTreeMap<Position, usize> = BTreeMap::new();
         if let Ok(entries) = std::fs::read_dir(dir) {
             for entry in entries.flatten() {
                 let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-                if let Some((_, epoch)) =
+                if let Some((_, position)) =
                     parse_checkpoint_name(&entry.file_name().to_string_lossy())
                     && is_file
                 {
-                    *parts.entry(epoch).or_default() += 1;
+                    *parts.entry(position).or_default() += 1;
                 }
             }
         }
         let mut inventory = Self::default();
-        for (epoch, count) in parts {
-            if count == CHECKPOINT_PARTS.len() && !discarding.contains(&epoch) {
-                inventory.complete.push(epoch);
+        for (position, count) in parts {
+            if count == CHECKPOINT_PARTS.len() && !discarding.contains(&position) {
+                inventory.complete.push(position);
             } else {
-                inventory.partial.insert(epoch);
+                inventory.partial.insert(position);
             }
         }
         inventory.partial.extend(discarding);
         inventory
+    }
+
+    /// The newest complete end-of-epoch checkpoint.
+    pub fn last_epoch(&self) -> Option<usize> {
+        self.complete
+            .iter()
+            .rev()
+            .find(|p| p.batches == 0)
+            .map(|p| p.epochs)
+    }
+
+    /// Complete mid-epoch checkpoints.
+    pub fn mid_epoch(&self) -> impl Iterator<Item = Position> + '_ {
+        self.complete.iter().copied().filter(|p| p.batches > 0)
     }
 }
 
@@ -148,7 +167,7 @@ impl Inventory {
 /// against the network, the optimizer state against the model's parameters (ids, shapes, step
 /// count), the schedule against the position it must have reached.
 pub struct CheckedCheckpoint {
-    pub epoch: usize,
+    pub position: Position,
     pub model: Bytes,
     pub optim: Bytes,
     pub scheduler: Bytes,
@@ -157,16 +176,17 @@ pub struct CheckedCheckpoint {
 impl CheckedCheckpoint {
     pub fn load(
         dir: &Path,
-        epoch: usize,
+        position: Position,
         config: &TrainConfig,
         iters_per_epoch: usize,
         device: &Device,
     ) -> Result<Self, Error> {
-        let steps = epoch * iters_per_epoch;
-        let fresh = config.model.init(&device.clone().autodiff())?;
+        let steps = position.steps(iters_per_epoch);
+        // Checkpoints hold the model as the Learner trains it: the classifier in its wrapper.
+        let fresh = Trainee::new(config.model.init(&device.clone().autodiff())?, None);
         let expected = pack::expected(&fresh);
 
-        let model_path = checkpoint_path(dir, "model", epoch);
+        let model_path = checkpoint_path(dir, "model", position);
         let (model, model_pack) = pack::read(&model_path, pack::size_limit(&expected))?;
         let network = format!("{} network", config.model.describe());
         pack::compare(&model_path, &model_pack, &expected, &network)?;
@@ -176,11 +196,11 @@ impl CheckedCheckpoint {
             .filter_map(|e| Some((model_pack.tensors.get(&e.name)?.param_id?, e)))
             .collect();
 
-        let optim_path = checkpoint_path(dir, "optim", epoch);
+        let optim_path = checkpoint_path(dir, "optim", position);
         let (optim, optim_pack) = pack::read(&optim_path, 3 * pack::size_limit(&expected))?;
         check_optimizer(&optim_path, &optim_pack, &config.optimizer, &ids, steps)?;
 
-        let scheduler_path = checkpoint_path(dir, "scheduler", epoch);
+        let scheduler_path = checkpoint_path(dir, "scheduler", position);
         let (scheduler, scheduler_pack) = pack::read(&scheduler_path, 1 << 20)?;
         let reference = optimizer::schedule_after(config, iters_per_epoch, steps)?
             .to_record()
@@ -194,11 +214,11 @@ impl CheckedCheckpoint {
         problems.check_scalars(&reference.scalars, &scheduler_pack.scalars);
         problems.into_result(
             &scheduler_path,
-            &format!("schedule after {epoch} epochs of {iters_per_epoch} iterations"),
+            &format!("schedule after {steps} iterations ({position}, {iters_per_epoch} per epoch)"),
         )?;
 
         Ok(Self {
-            epoch,
+            position,
             model,
             optim,
             scheduler,
@@ -208,11 +228,16 @@ impl CheckedCheckpoint {
     /// The three checkpointers for a training run, resuming from this checkpoint's records.
     pub fn into_checkpointers(this: Option<Self>, dir: &Path) -> [AtomicFileCheckpointer; 3] {
         let (model, optim, scheduler) = match this {
-            Some(c) => (
-                Some((c.epoch, c.model)),
-                Some((c.epoch, c.optim)),
-                Some((c.epoch, c.scheduler)),
-            ),
+            Some(c) => {
+                // Burn restores "epoch N" to start at N + 1: a mid-epoch checkpoint in epoch
+                // N + 1 is handed over as that (the data loader skips the batches it covered).
+                let epoch = c.position.epochs;
+                (
+                    Some((epoch, c.model)),
+                    Some((epoch, c.optim)),
+                    Some((epoch, c.scheduler)),
+                )
+            }
             None => (None, None, None),
         };
         [
@@ -327,19 +352,26 @@ mod tests {
     }
 
     #[test]
-    fn only_epochs_with_every_part_and_not_discarded_count_as_complete() {
+    fn only_checkpoints_with_every_part_and_not_discarded_count_as_complete() {
         let dir = tempfile::tempdir().unwrap();
-        for epoch in [1, 3, 5] {
+        let at = Position::end_of;
+        let mid = Position {
+            epochs: 3,
+            batches: 40,
+        };
+        for position in [at(1), at(3), mid, at(5)] {
             for part in CHECKPOINT_PARTS {
-                std::fs::write(checkpoint_path(dir.path(), part, epoch), b"x").unwrap();
+                std::fs::write(checkpoint_path(dir.path(), part, position), b"x").unwrap();
             }
         }
         // Epoch 4 was cut short after the model was written; epoch 5 is being discarded.
-        std::fs::write(checkpoint_path(dir.path(), "model", 4), b"x").unwrap();
+        std::fs::write(checkpoint_path(dir.path(), "model", at(4)), b"x").unwrap();
         // A directory with a checkpoint's name is not a checkpoint part.
         std::fs::create_dir(dir.path().join("model-6.bpk")).unwrap();
-        let inventory = Inventory::of(dir.path(), &BTreeSet::from([5]));
-        assert_eq!(inventory.complete, vec![1, 3]);
-        assert_eq!(inventory.partial, BTreeSet::from([4, 5]));
+        let inventory = Inventory::of(dir.path(), &BTreeSet::from([at(5)]));
+        assert_eq!(inventory.complete, vec![at(1), at(3), mid]);
+        assert_eq!(inventory.partial, BTreeSet::from([at(4), at(5)]));
+        assert_eq!(inventory.last_epoch(), Some(3));
+        assert_eq!(inventory.mid_epoch().collect::<Vec<_>>(), vec![mid]);
     }
 }

@@ -192,11 +192,18 @@ pub struct CheckpointConfig {
     pub every: usize,
     /// How many checkpoints to keep on disk (at least 2).
     pub keep: usize,
+    /// Also save every N batches inside an epoch (the newest such checkpoint is kept), so that
+    /// a kill in a long epoch loses at most N batches.
+    pub every_batches: Option<usize>,
 }
 
 impl Default for CheckpointConfig {
     fn default() -> Self {
-        Self { every: 1, keep: 2 }
+        Self {
+            every: 1,
+            keep: 2,
+            every_batches: None,
+        }
     }
 }
 
@@ -328,6 +335,11 @@ impl TrainConfig {
         if self.checkpoint.every == 0 {
             return Err("checkpoint.every: must be at least 1".into());
         }
+        if self.checkpoint.every_batches == Some(0) {
+            return Err(
+                "checkpoint.every_batches: must be at least 1 (leave it out for none)".into(),
+            );
+        }
         if self.checkpoint.keep < 2 {
             // Burn saves the three parts of a checkpoint on separate threads; while the newest
             // is being written, only the one before it is guaranteed whole.
@@ -419,7 +431,8 @@ mod tests {
         assert_eq!(config.training.batch_size, 64);
         assert_eq!(config.data.validation, 5_000);
         assert_eq!(config.schedule, ScheduleConfig::Constant);
-        assert_eq!(config.checkpoint, CheckpointConfig { every: 1, keep: 2 });
+        assert_eq!(config.checkpoint, CheckpointConfig::default());
+        assert_eq!(config.checkpoint.keep, 2);
     }
 
     #[test]

@@ -96,10 +96,48 @@ pub struct Manifest {
     /// holds a half-removed run that only `--overwrite` may continue.
     #[serde(default)]
     pub replacing: bool,
-    /// Checkpoint epochs being removed because a resume started from an earlier one; they
-    /// never count as checkpoints, even if a kill left some of their files.
+    /// Checkpoints being removed because a resume started from an earlier one; they never
+    /// count as checkpoints, even if a kill left some of their files.
     #[serde(default)]
-    pub discarding: BTreeSet<usize>,
+    pub discarding: BTreeSet<Position>,
+}
+
+/// Where a checkpoint stands in a run: after `epochs` whole epochs and `batches` batches of
+/// the next one (0 for the checkpoint taken at the end of an epoch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Position {
+    pub epochs: usize,
+    pub batches: usize,
+}
+
+impl Position {
+    pub fn end_of(epoch: usize) -> Self {
+        Self {
+            epochs: epoch,
+            batches: 0,
+        }
+    }
+
+    /// Optimizer steps taken to get here.
+    pub fn steps(self, iters_per_epoch: usize) -> usize {
+        self.epochs * iters_per_epoch + self.batches
+    }
+
+    pub fn from_steps(steps: usize, iters_per_epoch: usize) -> Self {
+        Self {
+            epochs: steps / iters_per_epoch.max(1),
+            batches: steps % iters_per_epoch.max(1),
+        }
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.batches {
+            0 => write!(f, "epoch {}", self.epochs),
+            b => write!(f, "epoch {}, batch {b}", self.epochs + 1),
+        }
+    }
 }
 
 /// A directory this program writes into, with its manifest (if it has one).
@@ -170,8 +208,8 @@ impl RunDir {
         self.root.join(CHECKPOINTS)
     }
 
-    /// Epochs whose checkpoint is being discarded (see [`Manifest::discarding`]).
-    pub fn discarding(&self) -> BTreeSet<usize> {
+    /// Checkpoints being discarded (see [`Manifest::discarding`]).
+    pub fn discarding(&self) -> BTreeSet<Position> {
         self.manifest
             .as_ref()
             .map(|m| m.discarding.clone())
@@ -286,19 +324,25 @@ impl RunDir {
         Ok(left)
     }
 
-    /// Removes checkpoints and metric logs of the given epochs (a resume from an earlier
-    /// checkpoint abandons them), recording the intent first so that a kill half-way never
-    /// leaves one of them looking like a checkpoint to resume from.
-    pub fn discard_epochs(&mut self, epochs: &BTreeSet<usize>) -> Result<(), Error> {
-        if epochs.is_empty() {
+    /// Removes the given checkpoints and the metric logs of the given epochs (a resume from an
+    /// earlier checkpoint abandons them), recording the intent first so that a kill half-way
+    /// never leaves one of them looking like a checkpoint to resume from.
+    pub fn discard(
+        &mut self,
+        checkpoints: &BTreeSet<Position>,
+        log_epochs: &BTreeSet<usize>,
+    ) -> Result<(), Error> {
+        if checkpoints.is_empty() && log_epochs.is_empty() {
             return Ok(());
         }
-        self.update(|m| m.discarding.extend(epochs))?;
-        let checkpoints = self.checkpoints();
-        for &epoch in epochs {
+        self.update(|m| m.discarding.extend(checkpoints))?;
+        let dir = self.checkpoints();
+        for &position in checkpoints {
             for part in CHECKPOINT_PARTS {
-                remove_file(&checkpoint_path(&checkpoints, part, epoch))?;
+                remove_file(&checkpoint_path(&dir, part, position))?;
             }
+        }
+        for epoch in log_epochs {
             for logs in [TRAIN_LOGS, VALID_LOGS] {
                 remove_owned_tree(&self.root.join(logs).join(format!("epoch-{epoch}")), logs)?;
             }
@@ -316,18 +360,33 @@ pub fn default_artifacts(config_path: &Path) -> PathBuf {
     PathBuf::from("artifacts").join(name)
 }
 
-pub fn checkpoint_path(dir: &Path, part: &str, epoch: usize) -> PathBuf {
-    dir.join(format!("{part}-{epoch}.bpk"))
+/// `checkpoint/optim-3.bpk` at the end of epoch 3; `checkpoint/optim-4-200.bpk` in epoch 4
+/// after 200 batches (a mid-epoch checkpoint).
+pub fn checkpoint_path(dir: &Path, part: &str, position: Position) -> PathBuf {
+    match position.batches {
+        0 => dir.join(format!("{part}-{}.bpk", position.epochs)),
+        b => dir.join(format!("{part}-{}-{b}.bpk", position.epochs + 1)),
+    }
 }
 
-/// The part and epoch of a checkpoint file name such as `optim-12.bpk`.
-pub fn parse_checkpoint_name(name: &str) -> Option<(&'static str, usize)> {
+/// The part and position of a checkpoint file name such as `optim-12.bpk` or `model-4-200.bpk`.
+pub fn parse_checkpoint_name(name: &str) -> Option<(&'static str, Position)> {
     let stem = name.strip_suffix(".bpk")?;
-    CHECKPOINT_PARTS.iter().find_map(|&part| {
-        let epoch = stem.strip_prefix(part)?.strip_prefix('-')?;
-        (!epoch.starts_with('0') && epoch.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| epoch.parse().ok().map(|e| (part, e)))
+    let number = |text: &str| -> Option<usize> {
+        (!text.starts_with('0') && !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse().ok())
             .flatten()
+    };
+    CHECKPOINT_PARTS.iter().find_map(|&part| {
+        let rest = stem.strip_prefix(part)?.strip_prefix('-')?;
+        let position = match rest.split_once('-') {
+            None => Position::end_of(number(rest)?),
+            Some((epoch, batches)) => Position {
+                epochs: number(epoch)?.checked_sub(1)?,
+                batches: number(batches)?,
+            },
+        };
+        Some((part, position))
     })
 }
 
@@ -464,11 +523,27 @@ mod tests {
         assert!(!owned_in_dir(TRAIN_LOGS, "epoch-2/../x.log"));
         assert!(!owned_in_dir(TRAIN_LOGS, "mine/Loss.log"));
         assert!(!owned_in_dir(VALID_LOGS, "Loss.log"));
+        assert!(owned_in_dir(CHECKPOINTS, "model-3-200.bpk"));
         assert_eq!(
             parse_checkpoint_name("scheduler-7.bpk"),
-            Some(("scheduler", 7))
+            Some(("scheduler", Position::end_of(7)))
         );
+        let mid = Position {
+            epochs: 3,
+            batches: 200,
+        };
+        assert_eq!(
+            parse_checkpoint_name("optim-4-200.bpk"),
+            Some(("optim", mid))
+        );
+        assert_eq!(
+            checkpoint_path(Path::new("c"), "optim", mid),
+            Path::new("c/optim-4-200.bpk")
+        );
+        assert!(mid > Position::end_of(3) && mid < Position::end_of(4));
         assert_eq!(parse_checkpoint_name("scheduler-x.bpk"), None);
+        assert_eq!(parse_checkpoint_name("model-0-5.bpk"), None);
+        assert_eq!(parse_checkpoint_name("model-3-0.bpk"), None);
     }
 
     fn names(dir: &Path) -> Vec<String> {

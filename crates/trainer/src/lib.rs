@@ -8,7 +8,7 @@
 //!   `memory` (does it fit);
 //! - the run directory on disk: `layout` (file names and the manifest of what this program
 //!   wrote), `history`, `run_info`, `model_dir` (model.toml + model.bpk + input.toml as one
-//!   unit), `optimizer`, `checkpoint`;
+//!   unit), `optimizer`, `trainee` (the model as trained, with mid-epoch saves), `checkpoint`;
 //! - data: `dataset` (the splits), `loader` (epoch order from the seed);
 //! - decisions: `plan` (check everything, then change the directory);
 //! - commands: `progress`, `evaluate`, `stats`, `train`, `report`, `predict`, `cli`.
@@ -37,3 +37,4 @@ pub mod run;
 pub mod run_info;
 pub mod stats;
 pub mod train;
+pub mod trainee;

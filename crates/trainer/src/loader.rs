@@ -21,12 +21,15 @@ use data::MnistItem;
 use model::ImageBatch;
 
 use crate::dataset::{ModelBatcher, SharedDataset};
+use crate::layout::Position;
 
 /// Where the next epoch starts: shared by every copy of a loader (Burn moves loaders to the
 /// device by copying them).
-struct Position {
+struct Next {
     /// The epoch the next `iter()` serves, 1-based.
-    next_epoch: AtomicUsize,
+    epoch: AtomicUsize,
+    /// Batches the next `iter()` skips: those a mid-epoch checkpoint already covers.
+    skip: AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -37,18 +40,19 @@ pub struct EpochLoader {
     device: Device,
     /// `None` keeps file order (validation).
     shuffle_seed: Option<u64>,
-    position: Arc<Position>,
+    next: Arc<Next>,
 }
 
 impl EpochLoader {
-    /// A loader whose first `iter()` serves epoch `first_epoch` (1 for a fresh run, N+1 after
-    /// checkpoint N), shuffled from `seed` when given.
+    /// A loader that starts where `start` stands (the beginning of a fresh run, or a checkpoint
+    /// resumed from: its first `iter()` serves the epoch after `start.epochs`, from batch
+    /// `start.batches`), shuffled from `seed` when given.
     pub fn new(
         dataset: SharedDataset,
         batcher: ModelBatcher,
         batch_size: usize,
         shuffle_seed: Option<u64>,
-        first_epoch: usize,
+        start: Position,
     ) -> Self {
         Self {
             dataset,
@@ -56,8 +60,9 @@ impl EpochLoader {
             batch_size: batch_size.max(1),
             device: Device::default(),
             shuffle_seed,
-            position: Arc::new(Position {
-                next_epoch: AtomicUsize::new(first_epoch),
+            next: Arc::new(Next {
+                epoch: AtomicUsize::new(start.epochs + 1),
+                skip: AtomicUsize::new(start.batches),
             }),
         }
     }
@@ -80,7 +85,8 @@ pub fn mix(a: u64, b: u64) -> u64 {
 
 impl DataLoader<ImageBatch> for EpochLoader {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<ImageBatch> + 'a> {
-        let epoch = self.position.next_epoch.fetch_add(1, Ordering::SeqCst);
+        let epoch = self.next.epoch.fetch_add(1, Ordering::SeqCst);
+        let skip = self.next.skip.swap(0, Ordering::SeqCst);
         let order: SharedDataset = match self.shuffle_seed {
             Some(seed) => Arc::new(ShuffledDataset::new(
                 self.dataset.clone(),
@@ -92,7 +98,7 @@ impl DataLoader<ImageBatch> for EpochLoader {
             loader: self,
             order,
             epoch,
-            batch: 0,
+            batch: skip,
         })
     }
 
@@ -166,7 +172,7 @@ mod tests {
     use super::*;
     use data::{MnistBatcher, MnistDataset};
 
-    fn loader(first_epoch: usize) -> Arc<dyn DataLoader<ImageBatch>> {
+    fn loader(start: Position) -> Arc<dyn DataLoader<ImageBatch>> {
         let items = (0..10u8)
             .map(|i| MnistItem {
                 image: [i; 784],
@@ -178,7 +184,7 @@ mod tests {
             ModelBatcher(MnistBatcher::default()),
             4,
             Some(7),
-            first_epoch,
+            start,
         )
         .to_device(&Device::flex())
         .slice(0, 10)
@@ -199,11 +205,19 @@ mod tests {
 
     #[test]
     fn epoch_k_has_the_same_order_however_the_run_got_there() {
-        let straight = loader(1);
+        let straight = loader(Position::end_of(0));
         let orders: Vec<Vec<i64>> = (0..3).map(|_| labels(&*straight)).collect();
         assert_ne!(orders[0], orders[1], "each epoch is shuffled anew");
-        let resumed = loader(3);
+        let resumed = loader(Position::end_of(2));
         assert_eq!(labels(&*resumed), orders[2]);
+        // Mid-epoch: after 2 batches of 4, epoch 3 goes on with its last 2 items.
+        let mid = loader(Position {
+            epochs: 2,
+            batches: 2,
+        });
+        assert_eq!(labels(&*mid), orders[2][8..]);
+        // ...and the epoch after it is a whole one.
+        assert_eq!(labels(&*mid), labels(&*loader(Position::end_of(3))));
         let mut sorted = orders[2].clone();
         sorted.sort();
         assert_eq!(sorted, (0..10).collect::<Vec<_>>(), "every item once");

@@ -10,7 +10,7 @@ use burn::tensor::Device;
 use crate::checkpoint::{CheckedCheckpoint, Inventory};
 use crate::config::{ScheduleConfig, TrainConfig};
 use crate::error::Error;
-use crate::layout::{self, RUN_DIRS, RUN_FILES, RunDir, TRAIN_LOGS, VALID_LOGS};
+use crate::layout::{self, Position, RUN_DIRS, RUN_FILES, RunDir, TRAIN_LOGS, VALID_LOGS};
 use crate::model_dir::InputSpec;
 use crate::run::{Mode, Resume, TrainRun};
 
@@ -25,7 +25,8 @@ enum Action {
     /// Continue from a checked checkpoint, removing the epochs after it.
     Resume {
         checkpoint: CheckedCheckpoint,
-        discard: BTreeSet<usize>,
+        discard: BTreeSet<Position>,
+        discard_logs: BTreeSet<usize>,
         keep: Vec<usize>,
     },
 }
@@ -35,7 +36,7 @@ pub struct Prepared {
     pub dir: RunDir,
     /// The checkpoint to continue from.
     pub checkpoint: Option<CheckedCheckpoint>,
-    /// Complete checkpoints on disk, oldest first (for the keep-last strategy).
+    /// Complete end-of-epoch checkpoints on disk, oldest first (for the keep-last strategy).
     pub kept: Vec<usize>,
 }
 
@@ -91,9 +92,10 @@ impl Plan {
             Action::Resume {
                 checkpoint,
                 discard,
+                discard_logs,
                 keep,
             } => {
-                dir.discard_epochs(&discard)?;
+                dir.discard(&discard, &discard_logs)?;
                 // A run made before a file name was added to RUN_FILES claims it now.
                 dir.claim(&RUN_FILES, &RUN_DIRS)?;
                 Ok(Prepared {
@@ -135,61 +137,70 @@ fn resume_action(
 
     let checkpoints = dir.checkpoints();
     let inventory = Inventory::of(&checkpoints, &dir.discarding());
-    let epoch = match resume {
+    let position = match resume {
         Resume::Latest => inventory.complete.last().copied().ok_or_else(|| {
             Error::Resume(format!(
                 "no complete checkpoint in {} yet (the run stopped during its first saved epoch)",
                 checkpoints.display()
             ))
         })?,
-        Resume::Epoch(epoch) if inventory.complete.contains(&epoch) => epoch,
+        Resume::Epoch(epoch) if inventory.complete.contains(&Position::end_of(epoch)) => {
+            Position::end_of(epoch)
+        }
         Resume::Epoch(epoch) => {
+            let found: Vec<String> = inventory
+                .complete
+                .iter()
+                .filter(|p| p.batches == 0)
+                .map(|p| p.epochs.to_string())
+                .collect();
             return Err(Error::Resume(format!(
                 "no complete checkpoint for epoch {epoch} in {} (found: {})",
                 checkpoints.display(),
-                if inventory.complete.is_empty() {
+                if found.is_empty() {
                     "none".to_string()
                 } else {
-                    inventory
-                        .complete
-                        .iter()
-                        .map(|e| e.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    found.join(", ")
                 }
             )));
         }
     };
     let total = run.config.training.epochs;
-    if epoch >= total {
+    if position.epochs >= total {
         return Err(Error::Resume(format!(
-            "checkpoint {epoch} already covers the {total} epochs asked for; pass --epochs N with N above {epoch}"
+            "checkpoint {} already covers the {total} epochs asked for; pass --epochs N with N above {}",
+            position.epochs, position.epochs
         )));
     }
     let checkpoint =
-        CheckedCheckpoint::load(&checkpoints, epoch, &run.config, iters_per_epoch, device)?;
+        CheckedCheckpoint::load(&checkpoints, position, &run.config, iters_per_epoch, device)?;
 
-    // Everything after the checkpoint belongs to the continuation being abandoned, and any
-    // partial checkpoint to a save or delete that was cut short.
-    let mut discard: BTreeSet<usize> = inventory
+    // Everything after the checkpoint belongs to the continuation being abandoned, a partial
+    // checkpoint to a save or delete that was cut short, and any other mid-epoch checkpoint is
+    // superseded by the end-of-epoch ones around it.
+    let discard: BTreeSet<Position> = inventory
         .complete
         .iter()
         .copied()
-        .filter(|&e| e > epoch)
+        .filter(|&p| p > position || (p.batches > 0 && p != position))
         .chain(inventory.partial.iter().copied())
         .collect();
-    for logs in [TRAIN_LOGS, VALID_LOGS] {
-        discard.extend(logged_epochs(dir, logs).into_iter().filter(|&e| e > epoch));
-    }
+    // The logs of the epoch in progress are rewritten from its start by the resumed run.
+    let discard_logs = [TRAIN_LOGS, VALID_LOGS]
+        .into_iter()
+        .flat_map(|logs| logged_epochs(dir, logs))
+        .filter(|&e| e > position.epochs)
+        .collect();
     let keep = inventory
         .complete
         .iter()
-        .copied()
-        .filter(|&e| e <= epoch)
+        .filter(|p| p.batches == 0 && **p <= position)
+        .map(|p| p.epochs)
         .collect();
     Ok(Action::Resume {
         checkpoint,
         discard,
+        discard_logs,
         keep,
     })
 }

@@ -21,15 +21,16 @@ use crate::dataset::{self, ModelBatcher};
 use crate::error::Error;
 use crate::evaluate;
 use crate::history::History;
-use crate::layout;
+use crate::layout::{self, Position};
 use crate::loader::EpochLoader;
 use crate::memory;
 use crate::model_dir::{InputSpec, ModelDir};
 use crate::optimizer;
-use crate::plan::Plan;
+use crate::plan::{Plan, Prepared};
 use crate::progress::{self, EpochLines, Recorder};
 use crate::run::TrainRun;
 use crate::run_info::RunInfo;
+use crate::trainee::{MidEpochSaver, Trainee};
 
 /// A finished run: the trained model and what the reports need.
 pub struct Outcome {
@@ -65,9 +66,15 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
     let plan = Plan::prepare(run, iters_per_epoch, &device)?;
 
     // ...then change the run directory.
-    let prepared = plan.apply()?;
-    let dir = prepared.dir;
-    let resumed_from = prepared.checkpoint.as_ref().map_or(0, |c| c.epoch);
+    let Prepared {
+        mut dir,
+        checkpoint,
+        kept,
+    } = plan.apply()?;
+    let start = checkpoint
+        .as_ref()
+        .map_or(Position::end_of(0), |c| c.position);
+    let resumed_from = start.epochs;
     layout::write_toml(&dir.path(layout::CONFIG), config)?;
     let history_path = dir.path(layout::HISTORY);
     let mut history = History::load(&history_path)?;
@@ -82,14 +89,14 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         ModelBatcher(batcher.clone()),
         t.batch_size,
         Some(t.seed),
-        resumed_from + 1,
+        start,
     );
     let valid_loader = EpochLoader::new(
         splits.valid,
         ModelBatcher(batcher.clone()),
         t.batch_size,
         None,
-        resumed_from + 1,
+        start,
     );
 
     let model = config.model.init(&device.clone().autodiff())?;
@@ -107,8 +114,18 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         }
     }
     info.save(&dir.path(layout::RUN))?;
+    let checkpoints = dir.checkpoints();
+    let saver = config.checkpoint.every_batches.map(|every| {
+        Arc::new(MidEpochSaver::new(
+            checkpoints.clone(),
+            every,
+            iters_per_epoch,
+            config.clone(),
+            start,
+        ))
+    });
     let learner = Learner::new(
-        model,
+        Trainee::new(model, saver),
         optimizer::optimizer(&config.optimizer),
         optimizer::schedule(config, iters_per_epoch)?,
     );
@@ -120,9 +137,14 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         t.epochs <= progress::SHORT_RUN_EPOCHS,
         t.stop_on_nan.then(|| interrupter.clone()),
     );
-    let checkpoints = dir.checkpoints();
+    if checkpoint.is_some() {
+        crate::console::progress(format!(
+            "resuming from the checkpoint at {start} in {}",
+            checkpoints.display()
+        ));
+    }
     let [model_part, optim_part, scheduler_part] =
-        CheckedCheckpoint::into_checkpointers(prepared.checkpoint, &checkpoints);
+        CheckedCheckpoint::into_checkpointers(checkpoint, &checkpoints);
 
     let train_loader: Arc<dyn DataLoader<ImageBatch>> = Arc::new(train_loader);
     let valid_loader: Arc<dyn DataLoader<ImageBatch>> = Arc::new(valid_loader);
@@ -140,18 +162,14 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
             every: config.checkpoint.every,
             keep: config.checkpoint.keep,
             last_epoch: t.epochs,
-            saved: prepared.kept,
+            saved: kept,
         })
         .with_interrupter(interrupter)
         .num_epochs(t.epochs);
     if !std::io::stdout().is_terminal() {
         training = training.renderer(Box::new(EpochLines::default()));
     }
-    if resumed_from > 0 {
-        crate::console::progress(format!(
-            "resuming from checkpoint {resumed_from} in {}",
-            checkpoints.display()
-        ));
+    if start != Position::end_of(0) {
         training = training.checkpoint(resumed_from);
     }
 
@@ -161,10 +179,7 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
     if let Some(divergence) = recorder.divergence()
         && t.stop_on_nan
     {
-        let last = Inventory::of(&checkpoints, &Default::default())
-            .complete
-            .last()
-            .copied();
+        let last = Inventory::of(&checkpoints, &Default::default()).last_epoch();
         return Err(Error::Diverged {
             epoch: divergence.epoch,
             loss: divergence.loss,
@@ -182,17 +197,16 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
     }
     // The dashboard resets the interrupter when it closes, so ask the disk instead: the strategy
     // always checkpoints the last epoch, and the checkpointers have finished writing by now.
-    if Inventory::of(&checkpoints, &Default::default())
-        .complete
-        .last()
-        != Some(&t.epochs)
-    {
+    let inventory = Inventory::of(&checkpoints, &Default::default());
+    if inventory.last_epoch() != Some(t.epochs) {
         return Err(Error::Interrupted {
             artifacts: dir.root().to_path_buf(),
         });
     }
+    // The run is complete: mid-epoch checkpoints are superseded by the last epoch's.
+    dir.discard(&inventory.mid_epoch().collect(), &Default::default())?;
 
-    let model = result.model;
+    let model = result.model.classifier;
     ModelDir::save(
         dir.root(),
         &config.model,
