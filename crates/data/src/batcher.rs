@@ -12,7 +12,8 @@ use crate::{IMAGE_PIXELS, IMAGE_SIDE, MnistItem};
 
 /// How pixel values 0-255 become floats.
 ///
-/// In TOML: `normalize = { mean = 0.1307, std = 0.3081 }` or `normalize = "unit"`.
+/// In TOML: `normalize = { mean = 0.1307, std = 0.3081 }`, `normalize = "unit"`, or
+/// `normalize = { divide_by = 256 }` (Caffe2's tutorial scales by 1/256).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Normalization {
     /// `(p / 255 - mean) / std`.
@@ -24,6 +25,11 @@ pub enum Normalization {
     },
     /// `p / 255`, i.e. [0, 1].
     Unit,
+    /// `p / divisor`.
+    Divide {
+        /// A positive number, e.g. 256.
+        divisor: f32,
+    },
 }
 
 impl Default for Normalization {
@@ -42,22 +48,34 @@ impl Normalization {
         match *self {
             Normalization::MeanStd { mean, std } => (1.0 / (255.0 * std), -mean / std),
             Normalization::Unit => (1.0 / 255.0, 0.0),
+            Normalization::Divide { divisor } => (1.0 / divisor, 0.0),
         }
     }
 }
 
+/// The table forms, `{ mean, std }` or `{ divide_by }`.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MeanStdRepr {
-    mean: f32,
-    std: f32,
+struct TableRepr {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mean: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    std: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    divide_by: Option<f32>,
 }
 
 impl Serialize for Normalization {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let table = |mean, std, divide_by| TableRepr {
+            mean,
+            std,
+            divide_by,
+        };
         match *self {
-            Normalization::MeanStd { mean, std } => MeanStdRepr { mean, std }.serialize(s),
+            Normalization::MeanStd { mean, std } => table(Some(mean), Some(std), None).serialize(s),
             Normalization::Unit => s.serialize_str("unit"),
+            Normalization::Divide { divisor } => table(None, None, Some(divisor)).serialize(s),
         }
     }
 }
@@ -68,7 +86,9 @@ impl<'de> Deserialize<'de> for Normalization {
         impl<'de> Visitor<'de> for V {
             type Value = Normalization;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("\"unit\" or a table { mean = <float>, std = <float> }")
+                f.write_str(
+                    "\"unit\", a table { mean = <float>, std = <float> } or { divide_by = <float> }",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Normalization, E> {
                 match v {
@@ -77,17 +97,28 @@ impl<'de> Deserialize<'de> for Normalization {
                 }
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Normalization, A::Error> {
-                let r = MeanStdRepr::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                if !(r.std.is_finite() && r.std > 0.0 && r.mean.is_finite()) {
-                    return Err(de::Error::custom(format!(
-                        "normalization needs a finite mean and a positive std, found mean = {}, std = {}",
-                        r.mean, r.std
-                    )));
+                let r = TableRepr::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                match (r.mean, r.std, r.divide_by) {
+                    (Some(mean), Some(std), None) => {
+                        if !(std.is_finite() && std > 0.0 && mean.is_finite()) {
+                            return Err(de::Error::custom(format!(
+                                "normalization needs a finite mean and a positive std, found mean = {mean}, std = {std}"
+                            )));
+                        }
+                        Ok(Normalization::MeanStd { mean, std })
+                    }
+                    (None, None, Some(divisor)) => {
+                        if !(divisor.is_finite() && divisor > 0.0) {
+                            return Err(de::Error::custom(format!(
+                                "divide_by must be a positive number, found {divisor}"
+                            )));
+                        }
+                        Ok(Normalization::Divide { divisor })
+                    }
+                    _ => Err(de::Error::custom(
+                        "give either mean and std, or divide_by alone",
+                    )),
                 }
-                Ok(Normalization::MeanStd {
-                    mean: r.mean,
-                    std: r.std,
-                })
             }
         }
         d.deserialize_any(V)
@@ -404,5 +435,20 @@ mod tests {
             toml::from_str::<C>("normalize = { mean = 0.5, std = 0.0 }\nresize = \"none\"")
                 .is_err()
         );
+        let c: C = toml::from_str("normalize = { divide_by = 256 }\nresize = \"none\"").unwrap();
+        assert_eq!(c.normalize, Normalization::Divide { divisor: 256.0 });
+        assert_eq!(c.normalize.scale_offset(), (1.0 / 256.0, 0.0));
+        let back: C = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        for bad in [
+            "normalize = { divide_by = 0 }",
+            "normalize = { divide_by = 256, mean = 0.5 }",
+            "normalize = { mean = 0.5 }",
+        ] {
+            assert!(
+                toml::from_str::<C>(&format!("{bad}\nresize = \"none\"")).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

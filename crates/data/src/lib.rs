@@ -33,7 +33,8 @@ pub use idx::{
 };
 pub use kind::{DatasetKind, ParseDatasetKindError, Split};
 pub use picture::{
-    MAX_PICTURE_BYTES, MAX_PICTURE_PIXELS, PictureError, decode_picture, read_picture,
+    MAX_PICTURE_BYTES, MAX_PICTURE_PIXELS, PictureError, decode_picture, decode_raw_picture,
+    read_picture, read_raw_picture,
 };
 pub use preprocess::{PreprocessError, mnist_style};
 pub use tsv::{MAX_LINE_BYTES, TsvError, decode_tsv, read_tsv, write_tsv};

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use image::{ImageReader, Limits};
 
-use crate::IMAGE_PIXELS;
 use crate::preprocess::{PreprocessError, mnist_style};
+use crate::{IMAGE_PIXELS, IMAGE_SIDE};
 
 /// The largest picture accepted, in pixels (64 megapixels: a 8000x8000 scan). Checked from the
 /// header, before decoding.
@@ -33,6 +33,16 @@ pub enum PictureError {
         /// Height in pixels, from the header.
         height: u64,
     },
+    /// A raw picture (see [`read_raw_picture`]) that is not 28x28.
+    #[error(
+        "the image is {width}x{height}; a raw digit must be 28x28 (leave out --raw to scale and centre it)"
+    )]
+    NotDigitSized {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
     /// Decoded, but holds no digit.
     #[error(transparent)]
     Preprocess(#[from] PreprocessError),
@@ -45,6 +55,29 @@ pub fn read_picture(path: &Path) -> Result<[u8; IMAGE_PIXELS], PictureError> {
 
 /// [`read_picture`] on bytes already in memory (an upload, a fuzz input).
 pub fn decode_picture(bytes: &[u8]) -> Result<[u8; IMAGE_PIXELS], PictureError> {
+    Ok(mnist_style(&decode(bytes)?)?)
+}
+
+/// Reads a picture that already is an MNIST digit (28x28, light ink on a dark background) and
+/// takes its grey levels as they are: no inversion, cropping or centring.
+pub fn read_raw_picture(path: &Path) -> Result<[u8; IMAGE_PIXELS], PictureError> {
+    decode_raw_picture(&files::read_capped(path, MAX_PICTURE_BYTES)?)
+}
+
+/// [`read_raw_picture`] on bytes already in memory.
+pub fn decode_raw_picture(bytes: &[u8]) -> Result<[u8; IMAGE_PIXELS], PictureError> {
+    let grey = decode(bytes)?.to_luma8();
+    let (width, height) = grey.dimensions();
+    if (width, height) != (IMAGE_SIDE as u32, IMAGE_SIDE as u32) {
+        return Err(PictureError::NotDigitSized { width, height });
+    }
+    let mut out = [0u8; IMAGE_PIXELS];
+    out.copy_from_slice(grey.as_raw());
+    Ok(out)
+}
+
+/// Decodes a picture, refusing one of more than [`MAX_PICTURE_PIXELS`] from its header.
+fn decode(bytes: &[u8]) -> Result<image::DynamicImage, PictureError> {
     let reader = || {
         ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
@@ -62,10 +95,9 @@ pub fn decode_picture(bytes: &[u8]) -> Result<[u8; IMAGE_PIXELS], PictureError> 
     // Room for the largest accepted picture at 16 bits per RGBA channel, and no more.
     limits.max_alloc = Some(MAX_PICTURE_PIXELS * 8);
     reader.limits(limits);
-    let image = reader
+    reader
         .decode()
-        .map_err(|e| PictureError::Decode(e.to_string()))?;
-    Ok(mnist_style(&image)?)
+        .map_err(|e| PictureError::Decode(e.to_string()))
 }
 
 #[cfg(test)]
@@ -110,6 +142,25 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn raw_digits_are_taken_as_they_are() {
+        let mut img = image::GrayImage::new(28, 28);
+        img.put_pixel(3, 5, image::Luma([200]));
+        let mut bytes = Vec::new();
+        img.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .unwrap();
+        let digit = decode_raw_picture(&bytes).unwrap();
+        assert_eq!(digit[5 * 28 + 3], 200);
+        assert_eq!(digit.iter().filter(|&&p| p > 0).count(), 1);
+        assert!(matches!(
+            decode_raw_picture(&png(40, 40)),
+            Err(PictureError::NotDigitSized {
+                width: 40,
+                height: 40
+            })
+        ));
     }
 
     #[test]

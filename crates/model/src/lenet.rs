@@ -1,7 +1,7 @@
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +10,7 @@ use crate::activation::Activation;
 use crate::error::{
     ModelConfigError, check_dropout, check_input_size, check_parameter_count, check_widths,
 };
+use crate::init::InitConfig;
 use crate::mlp::dense_parameters;
 
 /// Named LeNet shapes matching the seed projects.
@@ -85,6 +86,8 @@ pub struct LenetConfig {
     pub activation: Activation,
     /// Dropout after each hidden fc activation, one per hidden layer; empty means none.
     pub fc_dropout: Vec<f64>,
+    /// How the weights and biases start (Burn's default unless set).
+    pub init: InitConfig,
 }
 
 /// The TOML form: everything optional so a preset can fill the gaps, unknown keys refused.
@@ -102,6 +105,7 @@ struct RawLenetConfig {
     fc_hidden: Option<Vec<usize>>,
     activation: Option<Activation>,
     fc_dropout: Option<Vec<f64>>,
+    init: Option<InitConfig>,
 }
 
 impl From<RawLenetConfig> for LenetConfig {
@@ -119,6 +123,7 @@ impl From<RawLenetConfig> for LenetConfig {
             fc_hidden: raw.fc_hidden.unwrap_or(base.fc_hidden),
             activation: raw.activation.unwrap_or(base.activation),
             fc_dropout: raw.fc_dropout.unwrap_or(base.fc_dropout),
+            init: raw.init.unwrap_or(base.init),
         }
     }
 }
@@ -144,6 +149,7 @@ impl LenetConfig {
             fc_hidden: vec![500],
             activation: Activation::Relu,
             fc_dropout: Vec::new(),
+            init: InitConfig::default(),
         };
         match preset {
             LenetPreset::Caffe2 => caffe2,
@@ -247,6 +253,7 @@ impl LenetConfig {
         self.feature_sides()?;
         check_per_layer("conv_dropout", &self.conv_dropout, self.conv_channels.len())?;
         check_per_layer("fc_dropout", &self.fc_dropout, self.fc_hidden.len())?;
+        self.init.validate()?;
         check_parameter_count("conv_channels", self.parameter_count()?)
     }
 
@@ -277,10 +284,7 @@ impl LenetConfig {
         let mut in_channels = 1;
         let mut convs = Vec::with_capacity(self.conv_channels.len());
         for &out in &self.conv_channels {
-            convs.push(
-                Conv2dConfig::new([in_channels, out], [self.kernel_size, self.kernel_size])
-                    .init(device),
-            );
+            convs.push(self.init.conv2d(in_channels, out, self.kernel_size, device));
             in_channels = out;
         }
         let window = [self.pool_size, self.pool_size];
@@ -296,7 +300,7 @@ impl LenetConfig {
         let fcs = self
             .fc_widths()?
             .windows(2)
-            .map(|w| LinearConfig::new(w[0], w[1]).init(device))
+            .map(|w| self.init.linear(w[0], w[1], device))
             .collect();
         Ok(Lenet {
             convs,

@@ -13,6 +13,7 @@ mod activation;
 mod classifier;
 mod config;
 mod error;
+mod init;
 mod lenet;
 mod mlp;
 pub mod pack;
@@ -23,10 +24,11 @@ pub use activation::Activation;
 pub use classifier::{Classifier, ImageBatch};
 pub use config::ModelConfig;
 pub use error::{MAX_LAYERS, MAX_PARAMETERS, MAX_WIDTH, ModelConfigError, StoreError};
+pub use init::{Init, InitConfig};
 pub use lenet::{Lenet, LenetConfig, LenetPreset, PoolKind};
 pub use mlp::{Mlp, MlpConfig, MlpPreset};
 pub use summary::{LayerSummary, ModelSummary, summary};
-pub use weights::{load_weights, load_weights_from_bytes, save_weights};
+pub use weights::{load_into, load_weights, load_weights_from_bytes, save_weights};
 
 /// Number of classes every network here predicts (the ten digits).
 pub const NUM_CLASSES: usize = 10;

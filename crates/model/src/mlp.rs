@@ -1,5 +1,5 @@
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -8,6 +8,7 @@ use crate::activation::Activation;
 use crate::error::{
     ModelConfigError, check_dropout, check_input_size, check_parameter_count, check_widths,
 };
+use crate::init::InitConfig;
 
 /// Named MLP shapes matching the seed projects.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +48,11 @@ pub struct MlpConfig {
     pub activation: Activation,
     /// Dropout probability after every hidden activation (0 disables it).
     pub dropout: f64,
+    /// Activation after the last layer, before the softmax: `none`, except in Caffe2's MLP,
+    /// which applies a ReLU there.
+    pub output_activation: Activation,
+    /// How the weights and biases start (Burn's default unless set).
+    pub init: InitConfig,
 }
 
 /// The TOML form: everything optional so a preset can fill the gaps, unknown keys refused.
@@ -58,6 +64,8 @@ struct RawMlpConfig {
     hidden: Option<Vec<usize>>,
     activation: Option<Activation>,
     dropout: Option<f64>,
+    output_activation: Option<Activation>,
+    init: Option<InitConfig>,
 }
 
 impl From<RawMlpConfig> for MlpConfig {
@@ -69,6 +77,8 @@ impl From<RawMlpConfig> for MlpConfig {
             hidden: raw.hidden.unwrap_or(base.hidden),
             activation: raw.activation.unwrap_or(base.activation),
             dropout: raw.dropout.unwrap_or(base.dropout),
+            output_activation: raw.output_activation.unwrap_or(base.output_activation),
+            init: raw.init.unwrap_or(base.init),
         }
     }
 }
@@ -82,9 +92,9 @@ impl Default for MlpConfig {
 impl MlpConfig {
     /// The configuration a preset stands for.
     pub fn preset(preset: MlpPreset) -> Self {
-        let hidden = match preset {
-            MlpPreset::Mxnet => vec![128, 64],
-            MlpPreset::Caffe2 => vec![1568, 1568],
+        let (hidden, output_activation) = match preset {
+            MlpPreset::Mxnet => (vec![128, 64], Activation::None),
+            MlpPreset::Caffe2 => (vec![1568, 1568], Activation::Relu),
         };
         Self {
             preset,
@@ -92,6 +102,8 @@ impl MlpConfig {
             hidden,
             activation: Activation::Relu,
             dropout: 0.0,
+            output_activation,
+            init: InitConfig::default(),
         }
     }
 
@@ -100,6 +112,7 @@ impl MlpConfig {
         check_input_size(self.input_size)?;
         check_widths("hidden", &self.hidden, "unit")?;
         check_dropout("dropout", self.dropout)?;
+        self.init.validate()?;
         check_parameter_count("hidden", self.parameter_count())
     }
 
@@ -122,10 +135,11 @@ impl MlpConfig {
         Mlp {
             layers: widths
                 .windows(2)
-                .map(|w| LinearConfig::new(w[0], w[1]).init(device))
+                .map(|w| self.init.linear(w[0], w[1], device))
                 .collect(),
             dropout: DropoutConfig::new(self.dropout).init(),
             activation: self.activation,
+            output_activation: self.output_activation,
         }
     }
 
@@ -143,6 +157,8 @@ pub struct Mlp {
     dropout: Dropout,
     #[module(skip)]
     activation: Activation,
+    #[module(skip)]
+    output_activation: Activation,
 }
 
 impl Mlp {
@@ -156,7 +172,7 @@ impl Mlp {
                 x = self.dropout.forward(self.activation.apply(x));
             }
         }
-        x
+        self.output_activation.apply(x)
     }
 }
 

@@ -100,7 +100,12 @@ fn mlp_layers(c: &MlpConfig) -> Vec<LayerSummary> {
     for (i, w) in widths.windows(2).enumerate() {
         let hidden = i < last;
         let p = if hidden { c.dropout } else { 0.0 };
-        dense(&mut rows, "linear", w, hidden.then_some(c.activation), p);
+        let activation = if hidden {
+            Some(c.activation)
+        } else {
+            Some(c.output_activation)
+        };
+        dense(&mut rows, "linear", w, activation, p);
     }
     rows
 }

@@ -73,17 +73,29 @@ fn load_checked(
     path: &Path,
     bytes: Bytes,
 ) -> Result<Classifier, StoreError> {
-    let file = pack::parse(path, &bytes)?;
-    pack::compare(
+    load_into(
+        fresh,
         path,
-        &file,
-        &pack::expected(&fresh),
+        bytes,
         &format!("{} network", config.describe()),
-    )?;
+    )
+}
+
+/// Loads burnpack `bytes` (read from `path`) into any module, `fresh`, after checking every
+/// tensor against it (see [`pack::compare`]); `what` names the module in errors. For the
+/// trainer's checkpoints, which hold a network inside the Learner's wrapper.
+pub fn load_into<M: Module>(
+    fresh: M,
+    path: &Path,
+    bytes: Bytes,
+    what: &str,
+) -> Result<M, StoreError> {
+    let file = pack::parse(path, &bytes)?;
+    pack::compare(path, &file, &pack::expected(&fresh), what)?;
     drop(file);
     let mismatch = |message: String| StoreError::Mismatch {
         path: path.to_path_buf(),
-        model: format!("{} network", config.describe()),
+        model: what.to_string(),
         message,
     };
     let record = ModuleRecord::from_bytes(bytes).map_err(|e| mismatch(e.to_string()))?;

@@ -18,11 +18,14 @@ use burn::train::checkpoint::{
 use burn::train::metric::store::EventStoreClient;
 use model::pack::{self, Expected, Problems, Scalar};
 
-use crate::config::{OptimizerConfig, TrainConfig};
+use crate::config::{OptimizerConfig, TrainConfig, model_differences};
 use crate::error::Error;
 use crate::layout::{CHECKPOINT_PARTS, Position, checkpoint_path, parse_checkpoint_name};
+use crate::layout::{MODEL_CONFIG, WEIGHTS};
+use crate::model_dir::ModelDir;
 use crate::optimizer;
 use crate::trainee::Trainee;
+use model::{Classifier, ModelConfig};
 
 /// Saves one record kind (model, optimizer or scheduler) per epoch, atomically; restores only
 /// the checked bytes it was given.
@@ -245,6 +248,44 @@ impl CheckedCheckpoint {
             AtomicFileCheckpointer::new(dir, "optim", optim),
             AtomicFileCheckpointer::new(dir, "scheduler", scheduler),
         ]
+    }
+}
+
+/// The weights a new run starts from (`--init-from`): a model directory (whose `model.toml`
+/// must describe the run's network), a weights file, or a checkpoint's `model-N.bpk`. Checked
+/// like any weights file: a file of another network is an error naming what differs.
+pub fn initial_weights(
+    path: &Path,
+    config: &ModelConfig,
+    device: &Device,
+) -> Result<Classifier, Error> {
+    let meta = std::fs::metadata(path).map_err(Error::io(path))?;
+    if meta.is_dir() {
+        let saved = ModelDir::read_config(path)?;
+        if saved != *config {
+            return Err(Error::ConfigValue {
+                path: path.join(MODEL_CONFIG),
+                message: format!(
+                    "--init-from: this model differs from the network the config asks for ({}); use the same [model] section",
+                    model_differences(&saved, config)
+                ),
+            });
+        }
+        return Ok(model::load_weights(config, &path.join(WEIGHTS), device)?);
+    }
+    // A checkpoint holds the network inside the Learner's wrapper; a model.bpk holds it bare.
+    let wrapped = Trainee::new(config.init(device)?, None);
+    let bytes = pack::read_bytes(path, pack::size_limit(&pack::expected(&wrapped)))?;
+    let file = pack::parse(path, &bytes)?;
+    let what = format!("{} network", config.describe());
+    if file
+        .tensors
+        .keys()
+        .any(|name| name.starts_with("classifier."))
+    {
+        Ok(model::load_into(wrapped, path, bytes, &what)?.classifier)
+    } else {
+        Ok(model::load_into(config.init(device)?, path, bytes, &what)?)
     }
 }
 

@@ -38,6 +38,8 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Write images in the seed tutorials' tab-separated text format.
     ExportTsv(ExportArgs),
+    /// Run the seed tutorials' experiments and print the table of published and measured figures.
+    Tutorials(TutorialsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +66,10 @@ pub struct TrainArgs {
     /// Replace an earlier run in the artifact directory instead of refusing to.
     #[arg(long, conflicts_with = "resume")]
     pub overwrite: bool,
+    /// Start a new run from these weights (a model directory, model.bpk or a checkpoint's
+    /// model-N.bpk) with a fresh optimizer and schedule, overriding training.init_from.
+    #[arg(long, value_name = "PATH", conflicts_with = "resume")]
+    pub init_from: Option<PathBuf>,
     #[command(flatten)]
     pub backend: BackendArg,
 }
@@ -80,6 +86,9 @@ impl TrainArgs {
         }
         if let Some(seed) = self.seed {
             config.training.seed = seed;
+        }
+        if let Some(path) = self.init_from {
+            config.training.init_from = Some(path);
         }
         if let Some(dir) = self.data_dir {
             if config.data.names_files() {
@@ -137,6 +146,12 @@ pub struct EvalArgs {
     /// Where to write the report [default: the model directory].
     #[arg(long, value_name = "DIR")]
     pub output: Option<PathBuf>,
+    /// Which split of the data the model was trained on.
+    #[arg(long, value_enum, default_value = "test")]
+    pub split: SplitArg,
+    /// Also write every image's ten class probabilities to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub probabilities: Option<PathBuf>,
     #[command(flatten)]
     pub backend: BackendArg,
 }
@@ -152,6 +167,13 @@ pub struct PredictArgs {
     /// Print a JSON array instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The pictures already are MNIST digits (28x28, light ink on dark): take their pixels as
+    /// they are, without inverting, cropping or centring.
+    #[arg(long)]
+    pub raw: bool,
+    /// Also write each picture's ten class probabilities to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub probabilities: Option<PathBuf>,
     #[command(flatten)]
     pub backend: BackendArg,
 }
@@ -181,6 +203,25 @@ pub struct ExportArgs {
     /// The .tsv file to write.
     #[arg(long, short, value_name = "FILE")]
     pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TutorialsArgs {
+    /// The list of tutorials: each config, the tutorial's name and its published figure.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "configs/seeds/tutorials.toml"
+    )]
+    pub list: PathBuf,
+    /// Run only these (config file names without `.toml`).
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+    /// Print the table from the runs already in the artifact directories, training nothing.
+    #[arg(long)]
+    pub table_only: bool,
+    #[command(flatten)]
+    pub backend: BackendArg,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]

@@ -53,6 +53,9 @@ pub struct DataConfig {
     pub validation: usize,
     /// Train on the first N training images only (the Caffe2 seed uses 1,000).
     pub limit: Option<usize>,
+    /// Draw a new order of the training images every epoch (from the seed and the epoch);
+    /// `false` keeps file order, as MXNet's tutorial iterator does.
+    pub shuffle: bool,
     /// Read the seed tutorial's tab-separated text files instead of the dataset's files.
     pub tsv: Option<TsvFiles>,
     /// Read these IDX files (your own data in MNIST's format, raw or gzip) instead of the
@@ -92,6 +95,7 @@ impl Default for DataConfig {
             resize: Resize::None,
             validation: 5_000,
             limit: None,
+            shuffle: true,
             tsv: None,
             idx: None,
         }
@@ -107,6 +111,9 @@ pub struct TrainingConfig {
     pub seed: u64,
     /// Stop at the first non-finite training loss instead of training on NaN.
     pub stop_on_nan: bool,
+    /// Start a new run from these weights (a model directory, a weights file or a checkpoint's
+    /// `model-N.bpk`) with a fresh optimizer and schedule, instead of from random ones.
+    pub init_from: Option<PathBuf>,
 }
 
 impl Default for TrainingConfig {
@@ -116,6 +123,7 @@ impl Default for TrainingConfig {
             batch_size: 64,
             seed: 42,
             stop_on_nan: true,
+            init_from: None,
         }
     }
 }
@@ -212,6 +220,9 @@ impl Default for CheckpointConfig {
 pub struct OutputConfig {
     /// The artifact directory; unset means `artifacts/<config file name>`.
     pub dir: Option<PathBuf>,
+    /// When output is not a terminal, also print a line every N training batches: their mean
+    /// loss and accuracy, and images/s.
+    pub log_every: Option<usize>,
 }
 
 impl TrainConfig {
@@ -239,12 +250,20 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.model.validate().map_err(|e| format!("model: {e}"))?;
         check_resize(&self.model, self.data.resize).map_err(|e| format!("data.resize: {e}"))?;
-        if let Normalization::MeanStd { mean, std } = self.data.normalize
-            && !(std.is_finite() && std > 0.0 && mean.is_finite())
-        {
-            return Err(format!(
-                "data.normalize: std must be positive and mean finite, got mean {mean}, std {std}"
-            ));
+        match self.data.normalize {
+            Normalization::MeanStd { mean, std }
+                if !(std.is_finite() && std > 0.0 && mean.is_finite()) =>
+            {
+                return Err(format!(
+                    "data.normalize: std must be positive and mean finite, got mean {mean}, std {std}"
+                ));
+            }
+            Normalization::Divide { divisor } if !(divisor.is_finite() && divisor > 0.0) => {
+                return Err(format!(
+                    "data.normalize: divide_by must be a positive number, got {divisor}"
+                ));
+            }
+            _ => {}
         }
         if self.data.limit == Some(0) {
             return Err("data.limit: must be at least 1 (leave it out to use every image)".into());
@@ -274,6 +293,7 @@ impl TrainConfig {
             );
         }
         non_empty_path("output.dir", self.output.dir.as_deref())?;
+        non_empty_path("training.init_from", self.training.init_from.as_deref())?;
         let t = &self.training;
         if !(1..=MAX_EPOCHS).contains(&t.epochs) {
             return Err(format!(
@@ -335,6 +355,9 @@ impl TrainConfig {
         if self.checkpoint.every == 0 {
             return Err("checkpoint.every: must be at least 1".into());
         }
+        if self.output.log_every == Some(0) {
+            return Err("output.log_every: must be at least 1 (leave it out for none)".into());
+        }
         if self.checkpoint.every_batches == Some(0) {
             return Err(
                 "checkpoint.every_batches: must be at least 1 (leave it out for none)".into(),
@@ -369,6 +392,26 @@ pub fn check_resize(model: &ModelConfig, resize: Resize) -> Result<(), String> {
             "none"
         },
     ))
+}
+
+/// The keys in which two `[model]` sections differ, for messages: `hidden = [32] there,
+/// [16] here`.
+pub fn model_differences(there: &ModelConfig, here: &ModelConfig) -> String {
+    let table = |config: &ModelConfig| match toml::Value::try_from(config) {
+        Ok(toml::Value::Table(table)) => table,
+        _ => toml::Table::new(),
+    };
+    let (a, b) = (table(there), table(here));
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let show = |v: Option<&toml::Value>| v.map_or("unset".to_string(), |v| v.to_string());
+    let differences: Vec<String> = keys
+        .into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| format!("{k} = {} there, {} here", show(a.get(k)), show(b.get(k))))
+        .collect();
+    differences.join("; ")
 }
 
 /// An empty path would silently mean the current directory.
@@ -508,7 +551,7 @@ mod tests {
             TrainConfig::load(&entry).unwrap_or_else(|e| panic!("{}: {e}", entry.display()));
             seen += 1;
         }
-        assert!(seen >= 8, "expected the shipped configs, found {seen}");
+        assert!(seen >= 11, "expected the shipped configs, found {seen}");
     }
 
     fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -517,7 +560,9 @@ mod tests {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 out.extend(walk(&path));
-            } else if path.extension().is_some_and(|e| e == "toml") {
+            } else if path.extension().is_some_and(|e| e == "toml")
+                && path.file_name().is_some_and(|n| n != "tutorials.toml")
+            {
                 out.push(path);
             }
         }

@@ -79,3 +79,12 @@ pub fn load_splits(config: &TrainConfig) -> Result<Splits, Error> {
     };
     Ok(Splits { train, valid, test })
 }
+
+/// A dataset view as an in-memory dataset (for reports that index its items).
+pub fn materialize(dataset: &SharedDataset) -> MnistDataset {
+    MnistDataset::from_items(
+        (0..dataset.len())
+            .filter_map(|i| dataset.get(i).ok())
+            .collect(),
+    )
+}

@@ -3,7 +3,9 @@
 use burn::data::dataloader::batcher::Batcher;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
-use data::{MnistBatcher, MnistDataset};
+use std::path::Path;
+
+use data::{MnistBatcher, MnistItem};
 use model::Classifier;
 use serde::Serialize;
 
@@ -15,6 +17,9 @@ pub struct Prediction {
     pub predicted: u8,
     /// The probability the model gave its prediction.
     pub confidence: f32,
+    /// All ten class probabilities.
+    #[serde(skip)]
+    pub probabilities: Vec<f32>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -39,15 +44,16 @@ pub fn probabilities(model: &Classifier, images: Tensor<4>) -> Result<Vec<Vec<f3
     Ok(values.chunks(classes).map(<[f32]>::to_vec).collect())
 }
 
+/// Every image of `items` through `model`, in batches of `batch_size`.
 pub fn evaluate(
     model: &Classifier,
-    test: &MnistDataset,
+    items: &[MnistItem],
     batcher: &MnistBatcher,
     batch_size: usize,
     device: &Device,
 ) -> Result<Evaluation, Error> {
-    let mut predictions = Vec::with_capacity(test.items().len());
-    for chunk in test.items().chunks(batch_size.max(1)) {
+    let mut predictions = Vec::with_capacity(items.len());
+    for chunk in items.chunks(batch_size.max(1)) {
         let batch = batcher.batch(chunk.to_vec(), device);
         for (item, probs) in chunk.iter().zip(probabilities(model, batch.images)?) {
             let (predicted, confidence) = argmax(&probs);
@@ -55,10 +61,44 @@ pub fn evaluate(
                 label: item.label,
                 predicted: predicted as u8,
                 confidence,
+                probabilities: probs,
             });
         }
     }
     Ok(summarize(predictions))
+}
+
+/// One row of a probabilities file.
+pub struct ProbabilityRow<'a> {
+    /// The image: its index in the split, or its file.
+    pub id: String,
+    /// The true class, when known.
+    pub label: Option<u8>,
+    pub predicted: usize,
+    pub probabilities: &'a [f32],
+}
+
+/// Writes one CSV row per image (the id, the true label when known, the predicted class and the
+/// ten class probabilities), atomically.
+pub fn write_probabilities(path: &Path, id: &str, rows: &[ProbabilityRow]) -> Result<(), Error> {
+    let mut out = format!("{id},label,predicted");
+    for class in 0..model::NUM_CLASSES {
+        out += &format!(",p{class}");
+    }
+    out.push('\n');
+    for row in rows {
+        // Quote the id: a file name may hold commas or quotes.
+        out += &format!("\"{}\",", row.id.replace('"', "\"\""));
+        if let Some(label) = row.label {
+            out += &label.to_string();
+        }
+        out += &format!(",{}", row.predicted);
+        for p in row.probabilities {
+            out += &format!(",{p:.6}");
+        }
+        out.push('\n');
+    }
+    crate::layout::write_text(path, &out)
 }
 
 pub fn argmax(values: &[f32]) -> (usize, f32) {
@@ -110,6 +150,7 @@ mod tests {
             label,
             predicted,
             confidence: 0.9,
+            probabilities: vec![0.01; 10],
         }
     }
 

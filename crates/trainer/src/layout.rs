@@ -44,13 +44,17 @@ pub const CONFUSION: &str = "confusion.png";
 pub const MISTAKES: &str = "mistakes.png";
 pub const FILTERS: &str = "filters.png";
 pub const FEATURE_MAPS: &str = "feature_maps.png";
+pub const REPORT_TRAIN: &str = "report-train.txt";
+pub const EVAL_TRAIN: &str = "eval-train.json";
+pub const CONFUSION_TRAIN: &str = "confusion-train.png";
+pub const MISTAKES_TRAIN: &str = "mistakes-train.png";
 
 pub const CHECKPOINTS: &str = "checkpoint";
 pub const TRAIN_LOGS: &str = "train";
 pub const VALID_LOGS: &str = "valid";
 
-/// Every top-level file a training run may write.
-pub const RUN_FILES: [&str; 17] = [
+/// Every top-level file a training run (or `eval` in its directory) may write.
+pub const RUN_FILES: [&str; 21] = [
     CONFIG,
     RUN,
     HISTORY,
@@ -68,13 +72,21 @@ pub const RUN_FILES: [&str; 17] = [
     MISTAKES,
     FILTERS,
     FEATURE_MAPS,
+    REPORT_TRAIN,
+    EVAL_TRAIN,
+    CONFUSION_TRAIN,
+    MISTAKES_TRAIN,
 ];
 
 /// Every directory a training run creates.
 pub const RUN_DIRS: [&str; 3] = [CHECKPOINTS, TRAIN_LOGS, VALID_LOGS];
 
-/// The files `eval` writes into its output directory.
+/// The files `eval` writes into its output directory for the test split: report, numbers,
+/// confusion heatmap, mistakes.
 pub const EVAL_FILES: [&str; 4] = [REPORT, EVAL, CONFUSION, MISTAKES];
+
+/// The same for `eval --split train`.
+pub const EVAL_TRAIN_FILES: [&str; 4] = [REPORT_TRAIN, EVAL_TRAIN, CONFUSION_TRAIN, MISTAKES_TRAIN];
 
 /// The three records of a checkpoint, by file-name prefix: `checkpoint/<part>-<epoch>.bpk`.
 pub const CHECKPOINT_PARTS: [&str; 3] = ["model", "optim", "scheduler"];

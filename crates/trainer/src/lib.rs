@@ -11,7 +11,7 @@
 //!   unit), `optimizer`, `trainee` (the model as trained, with mid-epoch saves), `checkpoint`;
 //! - data: `dataset` (the splits), `loader` (epoch order from the seed);
 //! - decisions: `plan` (check everything, then change the directory);
-//! - commands: `progress`, `evaluate`, `stats`, `train`, `report`, `predict`, `cli`.
+//! - commands: `throughput` (a metric), `progress`, `evaluate`, `stats`, `train`, `report`, `predict`, `tutorials`, `cli`.
 
 pub mod backend;
 pub mod checkpoint;
@@ -36,5 +36,7 @@ pub mod report;
 pub mod run;
 pub mod run_info;
 pub mod stats;
+pub mod throughput;
 pub mod train;
 pub mod trainee;
+pub mod tutorials;

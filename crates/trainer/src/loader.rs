@@ -38,20 +38,23 @@ pub struct EpochLoader {
     batcher: ModelBatcher,
     batch_size: usize,
     device: Device,
-    /// `None` keeps file order (validation).
-    shuffle_seed: Option<u64>,
+    /// Seeds each epoch's order (when shuffling) and each step's random state (when training).
+    seed: Option<u64>,
+    shuffle: bool,
     next: Arc<Next>,
 }
 
 impl EpochLoader {
-    /// A loader that starts where `start` stands (the beginning of a fresh run, or a checkpoint
-    /// resumed from: its first `iter()` serves the epoch after `start.epochs`, from batch
-    /// `start.batches`), shuffled from `seed` when given.
-    pub fn new(
+    /// The training loader of a run that starts where `start` stands (the beginning, or a
+    /// checkpoint resumed from: its first `iter()` serves the epoch after `start.epochs`, from
+    /// batch `start.batches`). Each epoch is shuffled from (seed, epoch) unless `shuffle` is off,
+    /// and each step's random state is seeded from (seed, epoch, batch).
+    pub fn training(
         dataset: SharedDataset,
         batcher: ModelBatcher,
         batch_size: usize,
-        shuffle_seed: Option<u64>,
+        seed: u64,
+        shuffle: bool,
         start: Position,
     ) -> Self {
         Self {
@@ -59,11 +62,21 @@ impl EpochLoader {
             batcher,
             batch_size: batch_size.max(1),
             device: Device::default(),
-            shuffle_seed,
+            seed: Some(seed),
+            shuffle,
             next: Arc::new(Next {
                 epoch: AtomicUsize::new(start.epochs + 1),
                 skip: AtomicUsize::new(start.batches),
             }),
+        }
+    }
+
+    /// A loader in file order that touches no random state (validation).
+    pub fn evaluation(dataset: SharedDataset, batcher: ModelBatcher, batch_size: usize) -> Self {
+        Self {
+            seed: None,
+            shuffle: false,
+            ..Self::training(dataset, batcher, batch_size, 0, false, Position::end_of(0))
         }
     }
 
@@ -87,12 +100,12 @@ impl DataLoader<ImageBatch> for EpochLoader {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<ImageBatch> + 'a> {
         let epoch = self.next.epoch.fetch_add(1, Ordering::SeqCst);
         let skip = self.next.skip.swap(0, Ordering::SeqCst);
-        let order: SharedDataset = match self.shuffle_seed {
-            Some(seed) => Arc::new(ShuffledDataset::new(
+        let order: SharedDataset = match self.seed {
+            Some(seed) if self.shuffle => Arc::new(ShuffledDataset::new(
                 self.dataset.clone(),
                 mix(seed, epoch as u64),
             )),
-            None => self.dataset.clone(),
+            _ => self.dataset.clone(),
         };
         Box::new(EpochIter {
             loader: self,
@@ -147,7 +160,7 @@ impl Iterator for EpochIter<'_> {
             .collect();
         // The step that follows draws its random numbers (dropout) from here: Burn calls
         // `next()` on the training thread right before each step.
-        if let Some(seed) = self.loader.shuffle_seed {
+        if let Some(seed) = self.loader.seed {
             let step_seed = mix(mix(seed, self.epoch as u64), self.batch as u64);
             self.loader.device.seed(step_seed);
         }
@@ -179,11 +192,12 @@ mod tests {
                 label: i,
             })
             .collect();
-        EpochLoader::new(
+        EpochLoader::training(
             Arc::new(MnistDataset::from_items(items)),
             ModelBatcher(MnistBatcher::default()),
             4,
-            Some(7),
+            7,
+            true,
             start,
         )
         .to_device(&Device::flex())

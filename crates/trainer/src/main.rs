@@ -9,7 +9,7 @@ use clap::Parser;
 use trainer::cli::{Cli, Command, EvalArgs, ExportArgs, FetchArgs, TrainArgs};
 use trainer::console;
 use trainer::error::Error;
-use trainer::{malloc, panics, predict, report, train};
+use trainer::{malloc, panics, predict, report, train, tutorials};
 
 fn main() -> ExitCode {
     malloc::pin_thresholds();
@@ -22,6 +22,9 @@ fn main() -> ExitCode {
         Some(Command::Predict(args)) => predict::command(args),
         Some(Command::Fetch(args)) => fetch(args),
         Some(Command::ExportTsv(args)) => export_tsv(args),
+        Some(Command::Tutorials(args)) => {
+            tutorials::command(&args.list, &args.only, args.table_only, args.backend.get())
+        }
     };
     match result {
         Ok(()) | Err(Error::StdoutClosed) => ExitCode::SUCCESS,
@@ -61,12 +64,7 @@ fn eval(args: EvalArgs) -> Result<(), Error> {
     let backend = args.backend.get();
     let device = backend.device();
     backend.probe(&device)?;
-    let report = report::evaluate_saved(
-        &args.model,
-        args.data_dir.as_deref(),
-        args.output.as_deref(),
-        &device,
-    )?;
+    let report = report::evaluate_saved(&args, args.split.into(), &device)?;
     console::line(report)
 }
 

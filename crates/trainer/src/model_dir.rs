@@ -75,14 +75,21 @@ impl ModelDir {
         crate::layout::write_toml(&dir.join(INPUT), input)
     }
 
+    /// The network `dir/model.toml` describes, validated.
+    pub fn read_config(dir: &Path) -> Result<ModelConfig, Error> {
+        let path = dir.join(MODEL_CONFIG);
+        let config = read_toml::<ModelFile>(&path)?.model;
+        config.validate().map_err(|e| Error::ConfigValue {
+            path,
+            message: e.to_string(),
+        })?;
+        Ok(config)
+    }
+
     /// Reads and cross-checks the three files of `dir`, then loads the checked weights.
     pub fn load(dir: &Path, device: &Device) -> Result<Self, Error> {
         let model_path = dir.join(MODEL_CONFIG);
-        let config = read_toml::<ModelFile>(&model_path)?.model;
-        config.validate().map_err(|e| Error::ConfigValue {
-            path: model_path.clone(),
-            message: e.to_string(),
-        })?;
+        let config = Self::read_config(dir)?;
         let input_path = dir.join(INPUT);
         let input: InputSpec = read_toml(&input_path)?;
         check_resize(&config, input.resize).map_err(|message| Error::ConfigValue {

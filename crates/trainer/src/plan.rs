@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use burn::tensor::Device;
 
 use crate::checkpoint::{CheckedCheckpoint, Inventory};
-use crate::config::{ScheduleConfig, TrainConfig};
+use crate::config::{ScheduleConfig, TrainConfig, model_differences};
 use crate::error::Error;
 use crate::layout::{self, Position, RUN_DIRS, RUN_FILES, RunDir, TRAIN_LOGS, VALID_LOGS};
 use crate::model_dir::InputSpec;
@@ -226,12 +226,11 @@ fn check_same_run(
 ) -> Result<(), Error> {
     if saved.model != config.model {
         return Err(Error::Resume(format!(
-            "the checkpoints in {} were made by model `{}` ({}), but the config asks for `{}`; \
+            "the checkpoints in {} were made by another [model] than the config's ({}; there: {}); \
              use the same [model] section or another --artifacts directory",
             dir.root().display(),
-            saved.model.describe(),
+            model_differences(&saved.model, &config.model),
             saved_path.display(),
-            config.model.describe()
         )));
     }
     let (s, c) = (&saved.data, &config.data);
@@ -247,9 +246,20 @@ fn check_same_run(
             InputSpec::from(s) != InputSpec::from(c),
         ),
         (
-            "[data] split (validation, limit, tsv, idx)",
-            (s.validation, s.limit, s.tsv.is_some(), s.idx.is_some())
-                != (c.validation, c.limit, c.tsv.is_some(), c.idx.is_some()),
+            "[data] split (validation, limit, shuffle, tsv, idx)",
+            (
+                s.validation,
+                s.limit,
+                s.shuffle,
+                s.tsv.is_some(),
+                s.idx.is_some(),
+            ) != (
+                c.validation,
+                c.limit,
+                c.shuffle,
+                c.tsv.is_some(),
+                c.idx.is_some(),
+            ),
         ),
     ]
     .into_iter()

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::cli::PredictArgs;
 use crate::console;
 use crate::error::Error;
-use crate::evaluate;
+use crate::evaluate::{self, ProbabilityRow};
 use crate::model_dir::ModelDir;
 
 #[derive(Debug, Serialize)]
@@ -24,8 +24,13 @@ struct FilePrediction {
     top3: Vec<Guess>,
 }
 
+/// Pictures go through the model this many at a time, so any number of files fits in memory.
+const BATCH: usize = 256;
+
 pub fn command(args: PredictArgs) -> Result<(), Error> {
-    let device = args.backend.get().device();
+    let backend = args.backend.get();
+    let device = backend.device();
+    backend.probe(&device)?;
     let ModelDir { model, input, .. } = ModelDir::load(&args.model, &device)?;
     let names = input.dataset.class_names();
 
@@ -33,7 +38,7 @@ pub fn command(args: PredictArgs) -> Result<(), Error> {
     let mut failed = 0;
     let mut ready = Vec::new();
     for path in &args.images {
-        match read(path) {
+        match read(path, args.raw) {
             Ok(pixels) => ready.push((path.clone(), pixels)),
             Err(message) => {
                 failed += 1;
@@ -43,18 +48,16 @@ pub fn command(args: PredictArgs) -> Result<(), Error> {
     }
 
     let mut results = Vec::new();
-    if !ready.is_empty() {
-        let pixels: Vec<[u8; 784]> = ready.iter().map(|(_, p)| *p).collect();
+    let mut all_probabilities = Vec::new();
+    for chunk in ready.chunks(BATCH) {
+        let pixels: Vec<[u8; 784]> = chunk.iter().map(|(_, p)| *p).collect();
         let images = input.batcher().images(&pixels, &device);
-        for ((file, _), probs) in ready
-            .into_iter()
-            .zip(evaluate::probabilities(&model, images)?)
-        {
+        for ((file, _), probs) in chunk.iter().zip(evaluate::probabilities(&model, images)?) {
             let mut order: Vec<usize> = (0..probs.len()).collect();
             order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
             let predicted = order[0];
             results.push(FilePrediction {
-                file,
+                file: file.clone(),
                 predicted,
                 label: names[predicted % 10],
                 top3: order
@@ -66,7 +69,21 @@ pub fn command(args: PredictArgs) -> Result<(), Error> {
                     })
                     .collect(),
             });
+            all_probabilities.push(probs);
         }
+    }
+    if let Some(path) = &args.probabilities {
+        let rows: Vec<ProbabilityRow> = results
+            .iter()
+            .zip(&all_probabilities)
+            .map(|(r, probs)| ProbabilityRow {
+                id: r.file.display().to_string(),
+                label: None,
+                predicted: r.predicted,
+                probabilities: probs,
+            })
+            .collect();
+        evaluate::write_probabilities(path, "file", &rows)?;
     }
 
     if args.json {
@@ -97,7 +114,13 @@ pub fn command(args: PredictArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// Decodes a picture (size-checked before decoding) and turns it into a 28x28 MNIST-style digit.
-fn read(path: &Path) -> Result<[u8; 784], String> {
-    data::read_picture(path).map_err(|e| e.to_string())
+/// Decodes a picture (size-checked before decoding) and turns it into a 28x28 MNIST-style digit,
+/// or, with `raw`, takes a 28x28 digit as it is.
+fn read(path: &Path, raw: bool) -> Result<[u8; 784], String> {
+    let digit = if raw {
+        data::read_raw_picture(path)
+    } else {
+        data::read_picture(path)
+    };
+    digit.map_err(|e| e.to_string())
 }

@@ -13,11 +13,11 @@ use plot::{Map, Series, Tile};
 use serde::Serialize;
 
 use crate::config::TrainConfig;
-use crate::dataset::ModelBatcher;
+use crate::dataset::{self, ModelBatcher};
 use crate::error::Error;
-use crate::evaluate::{self, Evaluation};
+use crate::evaluate::{self, Evaluation, ProbabilityRow};
 use crate::history::{EpochRecord, History, IterationRecord};
-use crate::layout::{self, EVAL_FILES, RunDir};
+use crate::layout::{self, EVAL_FILES, EVAL_TRAIN_FILES, RunDir};
 use crate::model_dir::ModelDir;
 use crate::stats;
 use crate::train::Outcome;
@@ -26,6 +26,8 @@ use crate::train::Outcome;
 struct Metrics<'a> {
     /// Fraction 0-1 over the whole test set.
     test_accuracy: f64,
+    /// The final model's accuracy on the training images (0-1).
+    train_accuracy: f64,
     test_images: usize,
     per_class_accuracy: &'a [f64],
     /// Rows are true classes, columns predicted ones.
@@ -64,6 +66,7 @@ pub fn after_training(dir: &Path, config: &TrainConfig, outcome: &Outcome) -> Re
     let kind = config.data.dataset;
     let metrics = Metrics {
         test_accuracy: outcome.test.accuracy,
+        train_accuracy: outcome.train_accuracy,
         test_images: outcome.test.predictions.len(),
         per_class_accuracy: &outcome.test.per_class_accuracy,
         confusion_matrix: &outcome.test.confusion,
@@ -88,7 +91,15 @@ pub fn after_training(dir: &Path, config: &TrainConfig, outcome: &Outcome) -> Re
     // finite loss to plot) is worth a warning, not a failed run.
     let pictures = [
         curves(dir, &outcome.history),
-        test_report(dir, kind, &outcome.test, &outcome.test_set).map(drop),
+        split_report(
+            dir,
+            kind,
+            data::Split::Test,
+            &outcome.test,
+            &outcome.test_set,
+            EVAL_FILES,
+        )
+        .map(drop),
         samples(dir, kind, &outcome.test, &outcome.test_set),
         layer_pictures(
             dir,
@@ -156,26 +167,33 @@ fn curves(dir: &Path, history: &History) -> Result<(), Error> {
     Ok(())
 }
 
-/// The text report, the confusion heatmap and the most confidently wrong test images.
-fn test_report(
+/// The text report, the confusion heatmap and the most confidently wrong images of a split,
+/// written as the files `names` (report, numbers, heatmap, mistakes; see `layout::EVAL_FILES`).
+fn split_report(
     dir: &Path,
     kind: DatasetKind,
+    split: data::Split,
     eval: &Evaluation,
     test: &MnistDataset,
+    names: [&str; 4],
 ) -> Result<String, Error> {
-    let names = kind.class_names();
-    let text = text_report(kind, eval);
-    layout::write_text(&dir.join(layout::REPORT), &text)?;
+    let [report, numbers, heatmap, mistakes] = names;
+    let classes = kind.class_names();
+    let text = text_report(kind, split, eval);
+    layout::write_text(&dir.join(report), &text)?;
+    layout::write_json(&dir.join(numbers), eval)?;
     plot::confusion_heatmap(
-        &dir.join(layout::CONFUSION),
+        &dir.join(heatmap),
         &eval.confusion,
-        &names,
+        &classes,
         &format!(
-            "{} test set: {:.2}% correct",
+            "{} {} set: {:.2}% correct",
             kind.name(),
+            split_name(split),
             eval.accuracy * 100.0
         ),
     )?;
+    let names = classes;
 
     let mut wrong: Vec<usize> = (0..eval.predictions.len())
         .filter(|&i| eval.predictions[i].label != eval.predictions[i].predicted)
@@ -206,16 +224,24 @@ fn test_report(
         })
         .collect();
     if !tiles.is_empty() {
-        plot::digit_grid(&dir.join(layout::MISTAKES), &tiles, 4)?;
+        plot::digit_grid(&dir.join(mistakes), &tiles, 4)?;
     }
     Ok(text)
 }
 
-fn text_report(kind: DatasetKind, eval: &Evaluation) -> String {
+fn split_name(split: data::Split) -> &'static str {
+    match split {
+        data::Split::Train => "training",
+        data::Split::Test => "test",
+    }
+}
+
+fn text_report(kind: DatasetKind, split: data::Split, eval: &Evaluation) -> String {
     let names = kind.class_names();
     let mut out = format!(
-        "{} test set: {} images, accuracy {:.2}%\n\nper class:\n",
+        "{} {} set: {} images, accuracy {:.2}%\n\nper class:\n",
         kind.name(),
+        split_name(split),
         eval.predictions.len(),
         eval.accuracy * 100.0
     );
@@ -347,28 +373,88 @@ fn parameters(
     layout::write_text(&dir.join(layout::PARAMETERS), &text)
 }
 
-/// `trainer eval`: the saved model on the full test set, with the report written to `output`
-/// (the model directory unless given), refusing to replace files there that are not ours.
+/// `trainer eval`: a saved model on a whole split of the data it was trained on, with the
+/// report written to `output` (the model directory unless given), refusing to replace files
+/// there that are not ours.
 pub fn evaluate_saved(
-    model_dir: &Path,
-    data_dir: Option<&Path>,
-    output: Option<&Path>,
+    args: &crate::cli::EvalArgs,
+    split: data::Split,
     device: &Device,
 ) -> Result<String, Error> {
-    let saved = ModelDir::load(model_dir, device)?;
-    let mut out = RunDir::open(output.unwrap_or(model_dir))?;
-    out.check_writable(&EVAL_FILES, &[])?;
-    let files = data::ensure(saved.input.dataset, data_dir, &mut |line| {
-        eprintln!("data: {line}")
-    })?;
-    let test = MnistDataset::open(&files, data::Split::Test)?;
+    let saved = ModelDir::load(&args.model, device)?;
+    let mut out = RunDir::open(args.output.as_deref().unwrap_or(&args.model))?;
+    let names = match split {
+        data::Split::Test => EVAL_FILES,
+        data::Split::Train => EVAL_TRAIN_FILES,
+    };
+    out.check_writable(&names, &[])?;
+    let items = eval_data(&args.model, &saved, args.data_dir.as_deref(), split)?;
     let batcher = saved.input.batcher();
-    let eval = evaluate::evaluate(&saved.model, &test, &batcher, 256, device)?;
-    out.claim(&EVAL_FILES, &[])?;
-    let text = test_report(out.root(), saved.input.dataset, &eval, &test)?;
-    layout::write_json(&out.path(layout::EVAL), &eval)?;
+    let eval = evaluate::evaluate(&saved.model, items.items(), &batcher, 256, device)?;
+    if let Some(path) = &args.probabilities {
+        let rows: Vec<ProbabilityRow> = eval
+            .predictions
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ProbabilityRow {
+                id: i.to_string(),
+                label: Some(p.label),
+                predicted: p.predicted as usize,
+                probabilities: &p.probabilities,
+            })
+            .collect();
+        evaluate::write_probabilities(path, "index", &rows)?;
+    }
+    out.claim(&names, &[])?;
+    let text = split_report(out.root(), saved.input.dataset, split, &eval, &items, names)?;
     Ok(format!(
-        "{text}\nreport, confusion.png and mistakes.png written to {}",
+        "{text}\n{} written to {}",
+        names.join(", "),
         out.root().display()
     ))
+}
+
+/// The images a saved model is evaluated on: when the model directory is a run directory, the
+/// split of exactly the data its run trained on (its `config.toml` names TSV files, IDX files or
+/// a dataset, and the training split is what the run trained on, without the held-out
+/// validation images); else the dataset its `input.toml` names.
+fn eval_data(
+    model_dir: &Path,
+    saved: &ModelDir,
+    data_dir: Option<&Path>,
+    split: data::Split,
+) -> Result<MnistDataset, Error> {
+    let run_config = model_dir.join(layout::CONFIG);
+    if !run_config.is_file() {
+        let files = data::ensure(saved.input.dataset, data_dir, &mut |line| {
+            eprintln!("data: {line}")
+        })?;
+        return Ok(MnistDataset::open(&files, split)?);
+    }
+    let mut config = TrainConfig::load(&run_config)?;
+    if config.model != saved.config {
+        return Err(Error::ConfigValue {
+            path: run_config,
+            message: format!(
+                "its [model] (`{}`) is not the network in {} (`{}`); the directory mixes two runs",
+                config.model.describe(),
+                model_dir.join(layout::MODEL_CONFIG).display(),
+                saved.config.describe()
+            ),
+        });
+    }
+    if let Some(dir) = data_dir {
+        if config.data.names_files() {
+            return Err(Error::Usage(format!(
+                "--data-dir has no effect: the run in {} read the files its config.toml names",
+                model_dir.display()
+            )));
+        }
+        config.data.dir = Some(dir.to_path_buf());
+    }
+    let splits = dataset::load_splits(&config)?;
+    Ok(match split {
+        data::Split::Test => splits.test.as_ref().clone(),
+        data::Split::Train => dataset::materialize(&splits.train),
+    })
 }

@@ -23,6 +23,9 @@ pub struct RunInfo {
     pub revision: String,
     pub model: String,
     pub parameters: usize,
+    /// The weights the run started from, when not from the seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<std::path::PathBuf>,
 }
 
 impl RunInfo {
@@ -36,6 +39,7 @@ impl RunInfo {
             revision: env!("TRAINER_GIT_REVISION").to_string(),
             model: config.model.describe(),
             parameters,
+            init_from: config.training.init_from.clone(),
         }
     }
 

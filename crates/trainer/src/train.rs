@@ -16,7 +16,7 @@ use burn::train::{Interrupter, Learner, SupervisedTraining};
 use data::{MnistBatcher, MnistDataset, MnistItem};
 use model::ImageBatch;
 
-use crate::checkpoint::{CheckedCheckpoint, EveryNKeepLast, Inventory};
+use crate::checkpoint::{self, CheckedCheckpoint, EveryNKeepLast, Inventory};
 use crate::dataset::{self, ModelBatcher};
 use crate::error::Error;
 use crate::evaluate;
@@ -28,8 +28,9 @@ use crate::model_dir::{InputSpec, ModelDir};
 use crate::optimizer;
 use crate::plan::{Plan, Prepared};
 use crate::progress::{self, EpochLines, Recorder};
-use crate::run::TrainRun;
+use crate::run::{Mode, TrainRun};
 use crate::run_info::RunInfo;
+use crate::throughput::ImagesPerSecond;
 use crate::trainee::{MidEpochSaver, Trainee};
 
 /// A finished run: the trained model and what the reports need.
@@ -37,6 +38,8 @@ pub struct Outcome {
     pub model: model::Classifier,
     pub history: History,
     pub test: evaluate::Evaluation,
+    /// The final model's accuracy on the training images (as cut for training).
+    pub train_accuracy: f64,
     pub test_set: Arc<MnistDataset>,
     pub batcher: MnistBatcher,
     pub device: Device,
@@ -47,6 +50,9 @@ pub struct Outcome {
     pub resumed_from: usize,
     pub wall_seconds: f64,
 }
+
+/// Images per forward pass when evaluating: no gradients are kept, so a larger batch is cheap.
+const EVAL_BATCH: usize = 256;
 
 pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
     let started = Instant::now();
@@ -64,6 +70,14 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
     let batcher = MnistBatcher::new(config.data.normalize.clone(), config.data.resize);
     let iters_per_epoch = splits.train.len().div_ceil(t.batch_size);
     let plan = Plan::prepare(run, iters_per_epoch, &device)?;
+    // The weights of a new run come from the seed, or, with `init_from`, from a checked file.
+    device.seed(t.seed);
+    let model = match (&t.init_from, run.mode) {
+        (Some(path), Mode::Fresh | Mode::Overwrite) => {
+            checkpoint::initial_weights(path, &config.model, &device.clone().autodiff())?
+        }
+        _ => config.model.init(&device.clone().autodiff())?,
+    };
 
     // ...then change the run directory.
     let Prepared {
@@ -80,28 +94,22 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
     let mut history = History::load(&history_path)?;
     history.truncate_after(resumed_from);
 
-    device.seed(t.seed);
     let grad_items: Vec<MnistItem> = (0..t.batch_size.min(splits.train.len()))
         .filter_map(|i| splits.train.get(i).ok())
         .collect();
-    let train_loader = EpochLoader::new(
-        splits.train,
+    let train_loader = EpochLoader::training(
+        splits.train.clone(),
         ModelBatcher(batcher.clone()),
         t.batch_size,
-        Some(t.seed),
+        t.seed,
+        config.data.shuffle,
         start,
     );
-    let valid_loader = EpochLoader::new(
-        splits.valid,
-        ModelBatcher(batcher.clone()),
-        t.batch_size,
-        None,
-        start,
-    );
+    let valid_loader =
+        EpochLoader::evaluation(splits.valid, ModelBatcher(batcher.clone()), t.batch_size);
 
-    let model = config.model.init(&device.clone().autodiff())?;
     let info = RunInfo::new(run.backend, &device, config, model.num_params());
-    if resumed_from > 0
+    if start != Position::end_of(0)
         && let Some(earlier) = RunInfo::load(&dir.path(layout::RUN))
     {
         let differences = info.differences(&earlier);
@@ -151,6 +159,7 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
     let mut training = SupervisedTraining::new(dir.root(), train_loader, valid_loader)
         .metrics((AccuracyMetric::new(), LossMetric::new()))
         .metric_train_numeric(LearningRateMetric::new())
+        .metric_train_numeric(ImagesPerSecond::new())
         .with_metric_logger(FileMetricLogger::new(dir.root()))
         .with_metric_logger(recorder.metric_logger(history_path))
         .with_progress_logger(recorder.split_timer())
@@ -167,7 +176,10 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         .with_interrupter(interrupter)
         .num_epochs(t.epochs);
     if !std::io::stdout().is_terminal() {
-        training = training.renderer(Box::new(EpochLines::default()));
+        training = training.renderer(Box::new(EpochLines::new(
+            config.output.log_every,
+            t.batch_size,
+        )));
     }
     if start != Position::end_of(0) {
         training = training.checkpoint(resumed_from);
@@ -213,11 +225,21 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         &model,
         &InputSpec::from(&config.data),
     )?;
-    let test = evaluate::evaluate(&model, &splits.test, &batcher, t.batch_size, &device)?;
+    let test = evaluate::evaluate(&model, splits.test.items(), &batcher, EVAL_BATCH, &device)?;
+    // Accuracy on the images it trained on, as McCaffrey's tutorial reports next to the test's.
+    let train_accuracy = evaluate::evaluate(
+        &model,
+        dataset::materialize(&splits.train).items(),
+        &batcher,
+        EVAL_BATCH,
+        &device,
+    )?
+    .accuracy;
     Ok(Outcome {
         model,
         history: recorder.snapshot(),
         test,
+        train_accuracy,
         test_set: splits.test,
         batcher,
         device,
