@@ -8,7 +8,8 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{IMAGE_PIXELS, IMAGE_SIDE, MnistItem};
+use crate::item::MnistItem;
+use crate::{IMAGE_PIXELS, IMAGE_SIDE};
 
 /// How pixel values 0-255 become floats.
 ///

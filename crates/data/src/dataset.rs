@@ -6,16 +6,8 @@ use std::sync::Arc;
 use burn::data::dataset::transform::PartialDataset;
 use burn::data::dataset::{Dataset, DatasetError};
 
-use crate::{DataFiles, FetchError, IMAGE_PIXELS, IdxError, Split, TsvError};
-
-/// One 28x28 greyscale picture and its class.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MnistItem {
-    /// Row-major pixels, 0 = background, 255 = full ink.
-    pub image: [u8; IMAGE_PIXELS],
-    /// Class index 0-9.
-    pub label: u8,
-}
+use crate::item::MnistItem;
+use crate::{DataFiles, FetchError, IdxError, Split, TsvError};
 
 /// Any failure while obtaining or opening a dataset.
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +126,7 @@ pub fn split_last(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::IMAGE_PIXELS;
 
     fn items(n: u8) -> Vec<MnistItem> {
         (0..n)

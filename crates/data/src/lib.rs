@@ -16,13 +16,15 @@ mod batcher;
 mod dataset;
 mod fetch;
 mod idx;
+mod item;
 mod kind;
 mod picture;
 mod preprocess;
 mod tsv;
 
 pub use batcher::{MnistBatch, MnistBatcher, Normalization, Resize};
-pub use dataset::{DataError, IndexOutOfRange, MnistDataset, MnistItem, split_last};
+pub use dataset::{DataError, IndexOutOfRange, MnistDataset, split_last};
+pub use item::MnistItem;
 pub use fetch::{
     DataDir, DataFiles, FetchError, MNIST_FILE_NAMES, Sources, ensure, ensure_in, ensure_with,
     locate, locate_dir, sha256_file,

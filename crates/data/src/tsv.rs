@@ -5,7 +5,8 @@ use std::fs;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::{IMAGE_PIXELS, MAX_ITEMS, MnistItem, NUM_CLASSES};
+use crate::item::MnistItem;
+use crate::{IMAGE_PIXELS, MAX_ITEMS, NUM_CLASSES};
 
 /// Columns per data line: the pixels and the label.
 const COLUMNS: usize = IMAGE_PIXELS + 1;
