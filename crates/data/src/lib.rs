@@ -24,7 +24,6 @@ mod tsv;
 
 pub use batcher::{MnistBatch, MnistBatcher, Normalization, Resize};
 pub use dataset::{DataError, IndexOutOfRange, MnistDataset, split_last};
-pub use item::MnistItem;
 pub use fetch::{
     DataDir, DataFiles, FetchError, MNIST_FILE_NAMES, Sources, ensure, ensure_in, ensure_with,
     locate, locate_dir, sha256_file,
@@ -33,6 +32,7 @@ pub use idx::{
     IMAGES_MAGIC, IdxError, LABELS_MAGIC, decode_idx_images, decode_idx_labels, encode_idx_images,
     encode_idx_labels, read_idx_images, read_idx_labels,
 };
+pub use item::MnistItem;
 pub use kind::{DatasetKind, ParseDatasetKindError, Split};
 pub use picture::{
     MAX_PICTURE_BYTES, MAX_PICTURE_PIXELS, PictureError, decode_picture, decode_raw_picture,

@@ -30,7 +30,7 @@ pub struct Cli {
 pub enum Command {
     /// Train a model from a TOML config (the default command).
     Train(TrainArgs),
-    /// Evaluate a saved model on the 10,000 test images and write a report.
+    /// Evaluate a saved model on the test (or training) data it was trained on, and write a report.
     Eval(EvalArgs),
     /// Predict the digit (or clothing class) in image files with a saved model.
     Predict(PredictArgs),

@@ -193,11 +193,42 @@ impl RunDir {
                         message: "not written by trainer; move it away".into(),
                     });
                 }
+                // Only names this program writes: a manifest edited to list `../x` or `/etc/x`
+                // must never make it delete anything else.
+                let strange = manifest
+                    .files
+                    .iter()
+                    .find(|f| !RUN_FILES.contains(&f.as_str()))
+                    .or_else(|| {
+                        manifest
+                            .dirs
+                            .iter()
+                            .find(|d| !RUN_DIRS.contains(&d.as_str()))
+                    });
+                if let Some(name) = strange {
+                    return Err(Error::Json {
+                        path,
+                        message: format!(
+                            "lists `{name}`, which is not a file this program writes; it was edited: move it away"
+                        ),
+                    });
+                }
                 Some(manifest)
             }
             Err(files::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(Error::read(&path, e)),
         };
+        // A directory of ours replaced by a link leads somewhere this program did not create:
+        // refuse it rather than read, write or delete through it.
+        for name in RUN_DIRS {
+            let path = root.join(name);
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(Error::Foreign {
+                    dir: root.to_path_buf(),
+                    paths: vec![path],
+                });
+            }
+        }
         Ok(Self {
             root: root.to_path_buf(),
             manifest,
@@ -319,7 +350,13 @@ impl RunDir {
         }
         let mut left = Vec::new();
         for dir in &manifest.dirs {
-            left.extend(remove_owned_tree(&self.root.join(dir), dir)?);
+            let path = self.root.join(dir);
+            // A directory replaced by a link leads somewhere this program did not create.
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                left.push(path);
+                continue;
+            }
+            left.extend(remove_owned_tree(&path, dir)?);
         }
         remove_file(&self.root.join(CONFIG))?;
         // A directory of ours that had to stay (it holds a user's file) is still ours.
@@ -634,5 +671,46 @@ mod tests {
         std::fs::write(tmp.path().join(MANIFEST), b"{\"version\": 3}").unwrap();
         let err = RunDir::open(tmp.path()).unwrap_err().to_string();
         assert!(err.contains(MANIFEST), "{err}");
+    }
+
+    #[test]
+    fn an_edited_manifest_never_deletes_outside_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("precious.txt");
+        std::fs::write(&outside, b"keep").unwrap();
+        let root = tmp.path().join("run");
+        std::fs::create_dir(&root).unwrap();
+        for (files, dirs) in [
+            (vec!["../precious.txt"], vec![]),
+            (vec![outside.to_str().unwrap()], vec![]),
+            (vec![], vec![".."]),
+        ] {
+            let manifest = serde_json::json!({
+                "written_by": "trainer", "files": files, "dirs": dirs
+            });
+            std::fs::write(root.join(MANIFEST), manifest.to_string()).unwrap();
+            let err = RunDir::open(&root).unwrap_err().to_string();
+            assert!(err.contains("not a file this program writes"), "{err}");
+        }
+        assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_replaced_by_a_link_is_not_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let elsewhere = tmp.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("model-1.bpk"), b"not ours to delete").unwrap();
+        let root = tmp.path().join("run");
+        let mut dir = RunDir::open(&root).unwrap();
+        dir.claim(&RUN_FILES, &RUN_DIRS).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, root.join(CHECKPOINTS)).unwrap();
+        let left = dir.remove_owned().unwrap();
+        assert_eq!(left, vec![root.join(CHECKPOINTS)]);
+        assert!(elsewhere.join("model-1.bpk").exists());
+        // Opened afresh, the directory is refused outright.
+        let err = RunDir::open(&root).unwrap_err().to_string();
+        assert!(err.contains("checkpoint"), "{err}");
     }
 }
