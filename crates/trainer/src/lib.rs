@@ -11,7 +11,8 @@
 //!   unit), `optimizer`, `checkpoint`;
 //! - data: `dataset` (the splits), `loader` (epoch order from the seed);
 //! - decisions: `plan` (check everything, then change the directory);
-//! - commands: `progress`, `evaluate`, `stats`, `train`, `report`, `predict`, `cli`.
+//! - commands: `progress`, `evaluate`, `stats`, `train`, `report`, `predict`, `serve` (a
+//!   folder: worker, API, pages), `cli`.
 
 pub mod backend;
 pub mod checkpoint;
@@ -35,5 +36,6 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod run_info;
+pub mod serve;
 pub mod stats;
 pub mod train;
