@@ -1,5 +1,7 @@
-//! The command line: `trainer [train] --config FILE`, `eval`, `predict`, `fetch`, `export-tsv`.
+//! The command line: `trainer [train] --config FILE`, `eval`, `predict`, `serve`, `fetch`,
+//! `export-tsv`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -34,6 +36,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// Predict the digit (or clothing class) in image files with a saved model.
     Predict(PredictArgs),
+    /// Serve a saved model over HTTP: a page to draw digits on, the run's report, a JSON API.
+    Serve(ServeArgs),
     /// Find, download and verify the dataset files.
     Fetch(FetchArgs),
     /// Write images in the seed tutorials' tab-separated text format.
@@ -179,6 +183,18 @@ pub struct PredictArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A model directory (an artifact directory after training); loaded once at start-up.
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Address to listen on; port 0 picks a free port. Loopback unless you say otherwise.
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    #[command(flatten)]
+    pub backend: BackendArg,
+}
+
+#[derive(Debug, Args)]
 pub struct FetchArgs {
     /// `mnist` or `fashion-mnist`.
     #[arg(long, default_value = "mnist")]
@@ -282,5 +298,17 @@ mod tests {
         let cli = Cli::try_parse_from(["trainer", "fetch", "--dataset", "fashion-mnist"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Fetch(_))));
         assert!(Cli::try_parse_from(["trainer"]).is_err());
+    }
+
+    #[test]
+    fn serve_listens_on_loopback_unless_told_otherwise() {
+        let cli = Cli::try_parse_from(["trainer", "serve", "--model", "m"]).unwrap();
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("expected serve")
+        };
+        assert_eq!(args.addr.to_string(), "127.0.0.1:8080");
+        assert!(
+            Cli::try_parse_from(["trainer", "serve", "--model", "m", "--addr", "nowhere"]).is_err()
+        );
     }
 }

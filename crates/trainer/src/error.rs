@@ -61,6 +61,13 @@ pub enum Error {
     Training(String),
     #[error("{0}")]
     Usage(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the server failed: {0}")]
+    Serve(String),
     #[error("{failed} of {total} images could not be predicted")]
     PredictFailed { failed: usize, total: usize },
     /// Whoever read our output stopped reading (`trainer predict ... | head -1`): a normal end.

@@ -11,7 +11,8 @@
 //!   unit), `optimizer`, `trainee` (the model as trained, with mid-epoch saves), `checkpoint`;
 //! - data: `dataset` (the splits), `loader` (epoch order from the seed);
 //! - decisions: `plan` (check everything, then change the directory);
-//! - commands: `throughput` (a metric), `progress`, `evaluate`, `stats`, `train`, `report`, `predict`, `tutorials`, `cli`.
+//! - commands: `throughput` (a metric), `progress`, `evaluate`, `stats`, `train`, `report`,
+//!   `predict`, `serve` (a folder: worker, API, pages), `tutorials`, `cli`.
 
 pub mod backend;
 pub mod checkpoint;
@@ -35,6 +36,7 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod run_info;
+pub mod serve;
 pub mod stats;
 pub mod throughput;
 pub mod train;

@@ -9,7 +9,7 @@ use clap::Parser;
 use trainer::cli::{Cli, Command, EvalArgs, ExportArgs, FetchArgs, TrainArgs};
 use trainer::console;
 use trainer::error::Error;
-use trainer::{malloc, panics, predict, report, train, tutorials};
+use trainer::{malloc, panics, predict, report, serve, train, tutorials};
 
 fn main() -> ExitCode {
     malloc::pin_thresholds();
@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         None => train(cli.train),
         Some(Command::Eval(args)) => eval(args),
         Some(Command::Predict(args)) => predict::command(args),
+        Some(Command::Serve(args)) => serve::command(args),
         Some(Command::Fetch(args)) => fetch(args),
         Some(Command::ExportTsv(args)) => export_tsv(args),
         Some(Command::Tutorials(args)) => {

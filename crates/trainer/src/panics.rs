@@ -5,8 +5,9 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Set while [`quietly`] runs: panics on any thread are recorded instead of printed. Only the
-/// start-up probe uses it, before training starts any thread of its own.
+/// Set while [`quietly`] runs: panics on any thread are recorded instead of printed. The
+/// start-up probe uses it before training starts any thread of its own, and `serve` around
+/// each forward pass of its one inference thread (its only caller while serving).
 static QUIET: AtomicBool = AtomicBool::new(false);
 static FIRST_PANIC: Mutex<Option<String>> = Mutex::new(None);
 
