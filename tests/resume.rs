@@ -92,6 +92,44 @@ fn resume_from_a_named_epoch_and_reject_a_different_model() {
     }
 }
 
+/// `[model] kernels` changes how the layers are computed, not the network: a run started with
+/// Burn's ops resumes with the custom kernels, says that the result will not equal an
+/// uninterrupted run's bit for bit, and `run.json` records which ops ran.
+#[test]
+fn resume_with_the_other_kernels() {
+    let fixture = Fixture::new(200, "");
+    let lenet = std::fs::read_to_string(&fixture.config)
+        .unwrap()
+        .replace("kind = \"mlp\"\nhidden = [32]", "kind = \"lenet\"");
+    std::fs::write(
+        &fixture.config,
+        lenet.replace("kind = \"lenet\"", "kind = \"lenet\"\nkernels = \"burn\""),
+    )
+    .unwrap();
+    assert_success(&fixture.train(&["--epochs", "1"]));
+    assert_eq!(
+        read_json(&fixture.artifacts().join("run.json"))["kernels"],
+        "burn"
+    );
+
+    std::fs::write(&fixture.config, lenet).unwrap();
+    let output = fixture.train(&["--resume", "--epochs", "2"]);
+    assert_success(&output);
+    assert!(
+        common::stderr(&output).contains("kernels burn then, custom now"),
+        "{}",
+        common::stderr(&output)
+    );
+    assert_eq!(
+        read_json(&fixture.artifacts().join("run.json"))["kernels"],
+        "custom"
+    );
+    assert_eq!(
+        epochs(&read_json(&fixture.artifacts().join("history.json"))).len(),
+        2
+    );
+}
+
 /// The Caffe2 LeNet on 3,000 images: epochs long enough (about a second) to stop in the middle of.
 fn slow_fixture() -> Fixture {
     let fixture = Fixture::new(3_000, "");

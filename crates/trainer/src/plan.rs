@@ -213,7 +213,8 @@ fn check_same_run(
     dir: &RunDir,
     saved_path: &std::path::Path,
 ) -> Result<(), Error> {
-    if saved.model != config.model {
+    // `kernels` may differ: it changes how the layers are computed, not the network.
+    if !saved.model.same_network(&config.model) {
         return Err(Error::Resume(format!(
             "the checkpoints in {} were made by model `{}` ({}), but the config asks for `{}`; \
              use the same [model] section or another --artifacts directory",

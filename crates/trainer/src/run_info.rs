@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use burn::tensor::Device;
+use model::Kernels;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
@@ -23,6 +24,14 @@ pub struct RunInfo {
     pub revision: String,
     pub model: String,
     pub parameters: usize,
+    /// Which ops ran the layers on this backend: `custom` or `burn` (`[model] kernels`, where
+    /// the backend runs the custom kernels). Files from before the option were Burn's ops.
+    #[serde(default = "burn_ops")]
+    pub kernels: String,
+}
+
+fn burn_ops() -> String {
+    Kernels::Burn.name().to_string()
 }
 
 impl RunInfo {
@@ -36,6 +45,7 @@ impl RunInfo {
             revision: env!("TRAINER_GIT_REVISION").to_string(),
             model: config.model.describe(),
             parameters,
+            kernels: config.model.kernels().on(device).name().to_string(),
         }
     }
 
@@ -70,6 +80,7 @@ impl RunInfo {
             earlier.burn_version.clone(),
         );
         compare("revision", self.revision.clone(), earlier.revision.clone());
+        compare("kernels", self.kernels.clone(), earlier.kernels.clone());
         out
     }
 }
