@@ -24,6 +24,10 @@ fi
 
 mode=${1:-step}
 passes=${2:-3}
+# The binaries are copied here right after building, so a build of another checkout sharing the
+# target directory cannot swap them between passes.
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
 load() { uptime | sed 's/.*load average: /load /'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -33,7 +37,8 @@ step)
     steps=${3:-20}
     nets=${4:-caffe2}
     cargo build --release -q -p model --example train_step_rate
-    bench=${CARGO_TARGET_DIR:-target}/release/examples/train_step_rate
+    cp "${CARGO_TARGET_DIR:-target}/release/examples/train_step_rate" "$out/"
+    bench=$out/train_step_rate
     for net in ${nets//,/ }; do
         rust_rates=() torch_rates=()
         for pass in $(seq "$passes"); do
@@ -56,10 +61,9 @@ step)
     ;;
 train)
     cargo build --release -q -p trainer
-    trainer=${CARGO_TARGET_DIR:-target}/release/trainer
+    cp "${CARGO_TARGET_DIR:-target}/release/trainer" "$out/"
+    trainer=$out/trainer
     data_dir=$("$trainer" fetch | sed -n 's/^mnist files verified in //p')
-    out=$(mktemp -d)
-    trap 'rm -rf "$out"' EXIT
     rust_walls=() torch_walls=()
     for pass in $(seq "$passes"); do
         echo "=== pass $pass: burn, configs/lenet.toml ($(load))"
