@@ -54,6 +54,50 @@ fn resume_continues_the_schedule_and_keeps_earlier_epochs() {
     assert!(loss(&after[2]) < loss(&after[0]), "{after:?}");
 }
 
+/// A kill after the last checkpoint but before the results are written (the final evaluation
+/// and pictures) leaves a run that `--resume` finishes without training again; once the results
+/// exist, there is nothing left to resume.
+#[test]
+fn resume_finishes_a_run_killed_after_its_last_checkpoint() {
+    let run = Fixture::new(200, "");
+    assert_success(&run.train(&[]));
+    let artifacts = run.artifacts();
+    let history = epochs(&read_json(&artifacts.join("metrics.json"))["history"]);
+    let weights = std::fs::read(artifacts.join("model.bpk")).unwrap();
+    for name in [
+        "metrics.json",
+        "model.bpk",
+        "model.toml",
+        "input.toml",
+        "curves.png",
+    ] {
+        std::fs::remove_file(artifacts.join(name)).unwrap();
+    }
+
+    let output = run.train(&["--resume"]);
+    assert_success(&output);
+    let metrics = read_json(&artifacts.join("metrics.json"));
+    assert_eq!(metrics["epochs"], 2);
+    assert_eq!(
+        epochs(&metrics["history"]),
+        history,
+        "no epoch trained again"
+    );
+    assert!(artifacts.join("curves.png").is_file());
+    assert!(
+        std::fs::read(artifacts.join("model.bpk")).unwrap() == weights,
+        "the final weights are checkpoint 2's, as before"
+    );
+
+    let again = run.train(&["--resume"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        common::stderr(&again).contains("already covers the 2 epochs"),
+        "{}",
+        common::stderr(&again)
+    );
+}
+
 #[test]
 fn resume_from_a_named_epoch_and_reject_a_different_model() {
     let fixture = Fixture::new(200, "");
@@ -90,6 +134,44 @@ fn resume_from_a_named_epoch_and_reject_a_different_model() {
             "a refused resume leaves the run as it was"
         );
     }
+}
+
+/// `[model] kernels` changes how the layers are computed, not the network: a run started with
+/// Burn's ops resumes with the custom kernels, says that the result will not equal an
+/// uninterrupted run's bit for bit, and `run.json` records which ops ran.
+#[test]
+fn resume_with_the_other_kernels() {
+    let fixture = Fixture::new(200, "");
+    let lenet = std::fs::read_to_string(&fixture.config)
+        .unwrap()
+        .replace("kind = \"mlp\"\nhidden = [32]", "kind = \"lenet\"");
+    std::fs::write(
+        &fixture.config,
+        lenet.replace("kind = \"lenet\"", "kind = \"lenet\"\nkernels = \"burn\""),
+    )
+    .unwrap();
+    assert_success(&fixture.train(&["--epochs", "1"]));
+    assert_eq!(
+        read_json(&fixture.artifacts().join("run.json"))["kernels"],
+        "burn"
+    );
+
+    std::fs::write(&fixture.config, lenet).unwrap();
+    let output = fixture.train(&["--resume", "--epochs", "2"]);
+    assert_success(&output);
+    assert!(
+        common::stderr(&output).contains("kernels burn then, custom now"),
+        "{}",
+        common::stderr(&output)
+    );
+    assert_eq!(
+        read_json(&fixture.artifacts().join("run.json"))["kernels"],
+        "custom"
+    );
+    assert_eq!(
+        epochs(&read_json(&fixture.artifacts().join("history.json"))).len(),
+        2
+    );
 }
 
 /// The Caffe2 LeNet on 3,000 images: epochs long enough (about a second) to stop in the middle of.

@@ -5,6 +5,7 @@ use crate::classifier::Classifier;
 use crate::error::ModelConfigError;
 use crate::lenet::LenetConfig;
 use crate::mlp::MlpConfig;
+use crate::ops::Kernels;
 
 /// Which network to build: the `[model]` table of a training config, and the content of a
 /// model directory's `model.toml`.
@@ -15,6 +16,7 @@ use crate::mlp::MlpConfig;
 /// preset = "caffe2"       # optional; lenet: caffe2 (default) | mxnet-tanh | lenet5 | cnn-dropout
 ///                         #           mlp:   mxnet (default)  | caffe2
 /// conv_channels = [32, 64] # optional: any field given overrides the preset's value
+/// kernels = "custom"      # lenet only, optional: "custom" (default) | "burn"; which ops run the layers
 /// ```
 ///
 /// Presets are a starting point and explicit fields override them (rather than
@@ -61,6 +63,31 @@ impl ModelConfig {
             Self::Mlp(c) => Classifier::Mlp(c.init(device)),
             Self::Lenet(c) => Classifier::Lenet(c.init(device)?),
         })
+    }
+
+    /// Which ops run the layers. The MLP always runs Burn's: the custom linear kernel measured
+    /// no faster on its layers (README, Performance).
+    pub fn kernels(&self) -> Kernels {
+        match self {
+            Self::Mlp(_) => Kernels::Burn,
+            Self::Lenet(c) => c.kernels,
+        }
+    }
+
+    /// The same network with the layers run by `kernels` (the MLP is returned unchanged).
+    pub fn with_kernels(mut self, kernels: Kernels) -> Self {
+        if let Self::Lenet(c) = &mut self {
+            c.kernels = kernels;
+        }
+        self
+    }
+
+    /// Whether `other` describes the same network: every field equal except `kernels`, which
+    /// changes how the layers are computed, not what they are. Weights and checkpoints of one
+    /// load into the other.
+    pub fn same_network(&self, other: &Self) -> bool {
+        self.clone().with_kernels(Kernels::default())
+            == other.clone().with_kernels(Kernels::default())
     }
 
     /// Short human name: `lenet (caffe2)`, `mlp (mxnet)`, or `lenet (caffe2, customized)` when

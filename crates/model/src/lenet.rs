@@ -12,6 +12,7 @@ use crate::error::{
 };
 use crate::init::InitConfig;
 use crate::mlp::dense_parameters;
+use crate::ops::Kernels;
 
 /// Named LeNet shapes matching the seed projects.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +89,12 @@ pub struct LenetConfig {
     pub fc_dropout: Vec<f64>,
     /// How the weights and biases start (Burn's default unless set).
     pub init: InitConfig,
+    /// Which ops run the convolutions, max-pools and fc layers (default `custom`). Not part of
+    /// the architecture: left out of [`ModelConfig::same_network`](crate::ModelConfig::same_network)
+    /// and of the "customized" mark, and not written when it is the default, so files stay
+    /// readable by builds that predate it.
+    #[serde(skip_serializing_if = "Kernels::is_default")]
+    pub kernels: Kernels,
 }
 
 /// The TOML form: everything optional so a preset can fill the gaps, unknown keys refused.
@@ -106,6 +113,7 @@ struct RawLenetConfig {
     activation: Option<Activation>,
     fc_dropout: Option<Vec<f64>>,
     init: Option<InitConfig>,
+    kernels: Option<Kernels>,
 }
 
 impl From<RawLenetConfig> for LenetConfig {
@@ -124,6 +132,7 @@ impl From<RawLenetConfig> for LenetConfig {
             activation: raw.activation.unwrap_or(base.activation),
             fc_dropout: raw.fc_dropout.unwrap_or(base.fc_dropout),
             init: raw.init.unwrap_or(base.init),
+            kernels: raw.kernels.unwrap_or(base.kernels),
         }
     }
 }
@@ -150,6 +159,7 @@ impl LenetConfig {
             activation: Activation::Relu,
             fc_dropout: Vec::new(),
             init: InitConfig::default(),
+            kernels: Kernels::default(),
         };
         match preset {
             LenetPreset::Caffe2 => caffe2,
@@ -310,12 +320,18 @@ impl LenetConfig {
             fc_dropouts: dropouts(&self.fc_dropout, self.fc_hidden.len()),
             conv_activation: self.conv_activation,
             activation: self.activation,
+            kernels: self.kernels,
         })
     }
 
-    /// True when every field still equals its preset's value.
+    /// True when every architecture field still equals its preset's value (`kernels` is not
+    /// one).
     pub(crate) fn is_pure_preset(&self) -> bool {
-        *self == Self::preset(self.preset)
+        *self
+            == Self {
+                kernels: self.kernels,
+                ..Self::preset(self.preset)
+            }
     }
 }
 
@@ -346,9 +362,9 @@ pub enum Pool {
 }
 
 impl Pool {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    fn forward(&self, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
         match self {
-            Self::Max(p) => p.forward(x),
+            Self::Max(p) => kernels.max_pool(p, x),
             Self::Avg(p) => p.forward(x),
         }
     }
@@ -366,22 +382,23 @@ pub struct Lenet {
     conv_activation: Activation,
     #[module(skip)]
     activation: Activation,
+    #[module(skip)]
+    kernels: Kernels,
 }
 
 impl Lenet {
     /// `[B, 1, H, W]` images to `[B, 10]` logits.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let k = self.kernels;
         let mut x = images;
         for (conv, dropout) in self.convs.iter().zip(&self.conv_dropouts) {
-            x = dropout.forward(
-                self.pool
-                    .forward(self.conv_activation.apply(conv.forward(x))),
-            );
+            let y = self.conv_activation.apply(k.conv2d(conv, x));
+            x = dropout.forward(self.pool.forward(y, k));
         }
         let mut x: Tensor<2> = x.flatten(1, 3);
         let last = self.fcs.len() - 1;
         for (i, fc) in self.fcs.iter().enumerate() {
-            x = fc.forward(x);
+            x = k.linear(fc, x);
             if i < last {
                 x = self.fc_dropouts[i].forward(self.activation.apply(x));
             }
@@ -391,7 +408,8 @@ impl Lenet {
 
     /// Output of the first convolution and its activation, before pooling: `[B, C, H', W']`.
     pub fn feature_maps(&self, images: Tensor<4>) -> Tensor<4> {
-        self.conv_activation.apply(self.convs[0].forward(images))
+        self.conv_activation
+            .apply(self.kernels.conv2d(&self.convs[0], images))
     }
 
     /// Kernels of the first convolution: `[out_channels, 1, k, k]`.

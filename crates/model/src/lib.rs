@@ -1,6 +1,7 @@
 //! MNIST classifier networks for Burn 0.22: the configurable MLP and LeNet families, their
 //! configuration (read from a `[model]` TOML table, validated), a Learner-ready
-//! [`Classifier`] (forward pass, cross-entropy, `TrainStep` / `InferenceStep`), a printable
+//! [`Classifier`] (forward pass, cross-entropy, `TrainStep` / `InferenceStep`) whose layers run
+//! Burn's ops or the `kernels` crate's faster CPU kernels ([`Kernels`]), a printable
 //! [`ModelSummary`], and weights files written whole and read back only after they are checked
 //! against the network ([`pack`]).
 //!
@@ -16,6 +17,7 @@ mod error;
 mod init;
 mod lenet;
 mod mlp;
+mod ops;
 pub mod pack;
 mod summary;
 mod weights;
@@ -27,6 +29,7 @@ pub use error::{MAX_LAYERS, MAX_PARAMETERS, MAX_WIDTH, ModelConfigError, StoreEr
 pub use init::{Init, InitConfig};
 pub use lenet::{Lenet, LenetConfig, LenetPreset, PoolKind};
 pub use mlp::{Mlp, MlpConfig, MlpPreset};
+pub use ops::Kernels;
 pub use summary::{LayerSummary, ModelSummary, summary};
 pub use weights::{load_into, load_weights, load_weights_from_bytes, save_weights};
 

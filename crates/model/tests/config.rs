@@ -1,8 +1,8 @@
 //! TOML forms, presets, overrides and validation messages.
 
 use model::{
-    Activation, LenetConfig, LenetPreset, MlpConfig, MlpPreset, ModelConfig, ModelConfigError,
-    PoolKind,
+    Activation, Kernels, LenetConfig, LenetPreset, MlpConfig, MlpPreset, ModelConfig,
+    ModelConfigError, PoolKind,
 };
 use serde::Deserialize;
 
@@ -222,4 +222,36 @@ fn serialized_config_round_trips() {
         let back: ModelConfig = toml::from_str(&text).unwrap();
         assert_eq!(back, config, "{text}");
     }
+}
+
+/// `kernels` says how a LeNet's layers are computed, not what the network is: it defaults to
+/// `custom`, does not mark a preset as customized, is left out of a written config when it is
+/// the default (so model.toml files stay readable by builds that predate it), and two configs
+/// that differ only in it are the same network. The MLP has no such key.
+#[test]
+fn kernels_is_not_part_of_the_architecture() {
+    let default = parse("[model]\nkind = \"lenet\"\n").unwrap();
+    let burn = parse("[model]\nkind = \"lenet\"\nkernels = \"burn\"\n").unwrap();
+    assert_eq!(default.kernels(), Kernels::Custom);
+    assert_eq!(burn.kernels(), Kernels::Burn);
+    assert_eq!(burn.describe(), "lenet (caffe2)");
+    assert_ne!(burn, default);
+    assert!(burn.same_network(&default));
+    let wider =
+        parse("[model]\nkind = \"lenet\"\nkernels = \"burn\"\nfc_hidden = [100]\n").unwrap();
+    assert!(!wider.same_network(&default));
+
+    assert!(!toml::to_string(&default).unwrap().contains("kernels"));
+    let text = toml::to_string(&burn).unwrap();
+    assert!(text.contains("kernels = \"burn\""), "{text}");
+    assert_eq!(toml::from_str::<ModelConfig>(&text).unwrap(), burn);
+
+    let err = parse("[model]\nkind = \"lenet\"\nkernels = \"fast\"\n").unwrap_err();
+    assert!(err.contains("fast") && err.contains("custom"), "{err}");
+    let err = parse("[model]\nkind = \"mlp\"\nkernels = \"custom\"\n").unwrap_err();
+    assert!(err.contains("kernels"), "{err}");
+    assert_eq!(
+        ModelConfig::Mlp(MlpConfig::default()).kernels(),
+        Kernels::Burn
+    );
 }

@@ -166,7 +166,10 @@ fn resume_action(
         }
     };
     let total = run.config.training.epochs;
-    if position.epochs >= total {
+    // A run killed after its last checkpoint but before its results were written is finished
+    // by a resume that trains no further epoch; one with its results has nothing left to do.
+    let finished = dir.path(layout::METRICS).exists();
+    if position.epochs > total || (position.epochs == total && finished) {
         return Err(Error::Resume(format!(
             "checkpoint {} already covers the {total} epochs asked for; pass --epochs N with N above {}",
             position.epochs, position.epochs
@@ -224,7 +227,8 @@ fn check_same_run(
     dir: &RunDir,
     saved_path: &std::path::Path,
 ) -> Result<(), Error> {
-    if saved.model != config.model {
+    // `kernels` may differ: it changes how the layers are computed, not the network.
+    if !saved.model.same_network(&config.model) {
         return Err(Error::Resume(format!(
             "the checkpoints in {} were made by another [model] than the config's ({}; there: {}); \
              use the same [model] section or another --artifacts directory",

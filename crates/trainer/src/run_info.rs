@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use burn::tensor::Device;
+use model::Kernels;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
@@ -26,6 +27,14 @@ pub struct RunInfo {
     /// The weights the run started from, when not from the seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_from: Option<std::path::PathBuf>,
+    /// Which ops ran the layers on this backend: `custom` or `burn` (`[model] kernels`, where
+    /// the backend runs the custom kernels). Files from before the option were Burn's ops.
+    #[serde(default = "burn_ops")]
+    pub kernels: String,
+}
+
+fn burn_ops() -> String {
+    Kernels::Burn.name().to_string()
 }
 
 impl RunInfo {
@@ -40,6 +49,7 @@ impl RunInfo {
             model: config.model.describe(),
             parameters,
             init_from: config.training.init_from.clone(),
+            kernels: config.model.kernels().on(device).name().to_string(),
         }
     }
 
@@ -74,6 +84,7 @@ impl RunInfo {
             earlier.burn_version.clone(),
         );
         compare("revision", self.revision.clone(), earlier.revision.clone());
+        compare("kernels", self.kernels.clone(), earlier.kernels.clone());
         out
     }
 }
