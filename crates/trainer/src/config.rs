@@ -561,7 +561,10 @@ mod tests {
             if path.is_dir() {
                 out.extend(walk(&path));
             } else if path.extension().is_some_and(|e| e == "toml")
-                && path.file_name().is_some_and(|n| n != "tutorials.toml")
+                // The lists `trainer tutorials` reads are not training configs.
+                && path
+                    .file_name()
+                    .is_some_and(|n| n != "tutorials.toml" && n != "ablations.toml")
             {
                 out.push(path);
             }
