@@ -45,18 +45,21 @@ step)
             echo "=== $net pass $pass: burn, Burn's ops and the custom kernels alternating ($(load))"
             line=$("$bench" --nets "$net" --rounds 5 --steps "$steps" --op-reps 0 | grep '^  median:')
             echo "$line"
-            # "median: burn N images/s (...), custom N images/s (...), custom/burn R"
-            rust=$(echo "$line" | awk '{ for (i = 1; i < NF; i++) if ($i == "custom") { print $(i + 1); exit } }')
+            # "median: burn N images/s (...), custom N images/s (...), custom/burn R". The trainer
+            # runs the custom kernels for a LeNet and Burn's ops for an MLP (no kernels option).
+            ops=custom
+            [[ $net == mlp* ]] && ops=burn
+            rust=$(echo "$line" | awk -v ops="$ops" '{ for (i = 1; i < NF; i++) if ($i == ops) { print $(i + 1); exit } }')
             echo "=== $net pass $pass: torch ($(load))"
             line=$("$PYTHON" bench/torch_lenet.py step --net "$net" --rounds 5 --steps "$steps" | grep ' median: ')
             echo "  $line"
             torch=$(echo "$line" | awk '{ print $3 }')
-            echo "$net pass $pass: burn with custom kernels $rust images/s, torch $torch images/s, ratio $(ratio "$rust" "$torch")"
+            echo "$net pass $pass: burn ($ops ops, as the trainer runs it) $rust images/s, torch $torch images/s, ratio $(ratio "$rust" "$torch")"
             rust_rates+=("$rust") torch_rates+=("$torch")
         done
         r=$(printf '%s\n' "${rust_rates[@]}" | median)
         t=$(printf '%s\n' "${torch_rates[@]}" | median)
-        echo "$net over $passes passes, median: burn with custom kernels $r images/s, torch $t images/s, ratio $(ratio "$r" "$t")"
+        echo "$net over $passes passes, median: burn ($ops ops) $r images/s, torch $t images/s, ratio $(ratio "$r" "$t")"
     done
     ;;
 train)

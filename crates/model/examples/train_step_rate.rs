@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p model --example train_step_rate -- [--nets caffe2,lenet5,cnn-dropout,mlp]
+//!     (also: mxnet-tanh, mlp-caffe2)
 //!     [--rounds 5] [--steps 20] [--op-reps 20]
 //! ```
 //!
@@ -78,6 +79,7 @@ fn pin_malloc_thresholds() {}
 fn network(name: &str) -> Option<ModelConfig> {
     Some(match name {
         "caffe2" => ModelConfig::Lenet(LenetConfig::preset(LenetPreset::Caffe2)),
+        "mxnet-tanh" => ModelConfig::Lenet(LenetConfig::preset(LenetPreset::MxnetTanh)),
         "lenet5" => ModelConfig::Lenet(LenetConfig::preset(LenetPreset::Lenet5)),
         "cnn-dropout" => ModelConfig::Lenet(LenetConfig::preset(LenetPreset::CnnDropout)),
         "mlp" => ModelConfig::Mlp(MlpConfig::preset(MlpPreset::Mxnet)),
@@ -120,7 +122,7 @@ fn parse_args() -> Result<Args, String> {
     }
     if let Some(bad) = args.nets.iter().find(|n| network(n).is_none()) {
         return Err(format!(
-            "unknown network {bad}; expected caffe2, lenet5, cnn-dropout, mlp or mlp-caffe2"
+            "unknown network {bad}; expected caffe2, mxnet-tanh, lenet5, cnn-dropout, mlp or mlp-caffe2"
         ));
     }
     Ok(args)
