@@ -11,7 +11,6 @@
 //! - [`conv2d`]: stride 1, no padding, no dilation, one group, square kernel, optional bias.
 //! - [`max_pool_2x2`]: 2x2 window, stride 2, no padding, floor mode.
 //! - [`linear`]: fully connected layer with bias, Burn's `[d_in, d_out]` weight layout.
-//! - [`tanh`]: element-wise, any shape.
 //!
 //! Why: on a 2-core x86-64 CPU, Burn 0.22's flex ops spent most of a LeNet training step in
 //! conv2d and max-pool (per-op times: the model crate's `train_step_rate` example). These
@@ -28,11 +27,9 @@ mod conv2d;
 mod flex;
 mod linear;
 mod max_pool;
-mod tanh;
 mod util;
 
 pub use conv2d::conv2d;
 pub use flex::{on_flex_f32, runs_on};
 pub use linear::{LINEAR_MIN_MACS, linear, linear_custom};
 pub use max_pool::max_pool_2x2;
-pub use tanh::tanh;

@@ -1,4 +1,4 @@
-//! The custom ops against Burn's own `conv2d` / `max_pool2d` / `linear` / `tanh` on random shapes:
+//! The custom ops against Burn's own `conv2d` / `max_pool2d` / `linear` on random shapes:
 //! forward values and the gradients of input, weight and bias, on Flex under autodiff and on
 //! plain Flex, plus the fallback to Burn's ops for tensors the kernels do not take.
 
@@ -320,47 +320,6 @@ fn conv_then_pool_matches_burn() {
         assert_close("conv+pool dw", w1.grad(&g1).unwrap(), w2.grad(&g2).unwrap());
         assert_close("conv+pool db", b1.grad(&g1).unwrap(), b2.grad(&g2).unwrap());
     }
-}
-
-/// tanh against Burn's, forward and input gradient, on shapes from the MXNet LeNet and odd ones
-/// (sizes that are not a multiple of the vector width or of a parallel chunk), with dense,
-/// broadcast and transposed incoming gradients, inputs out to +-12 (where it saturates), and
-/// on plain Flex.
-#[test]
-fn tanh_matches_burn() {
-    let device = Device::flex().autodiff();
-    let kinds = [Loss::Weighted, Loss::Sum, Loss::Transposed];
-    let shapes = [
-        [64, 20, 24, 24],
-        [64, 50, 8, 8],
-        [3, 5, 7, 9],
-        [1, 1, 1, 1],
-        [2, 1, 129, 131],
-    ];
-    for (i, shape) in shapes.into_iter().enumerate() {
-        let kind = kinds[i % 3];
-        let what = format!("tanh {shape:?} {kind:?}");
-        let x = Tensor::<4>::random(shape, Distribution::Uniform(-12.0, 12.0), &device);
-        let r = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
-        let x1 = leaf(&x);
-        let y1 = kernels::tanh(x1.clone());
-        let x2 = leaf(&x);
-        let y2 = burn::tensor::activation::tanh(x2.clone());
-        assert_close(&format!("{what} forward"), y1.clone(), y2.clone());
-        let g1 = loss(y1, &r, kind).backward();
-        let g2 = loss(y2, &r, kind).backward();
-        assert_close(
-            &format!("{what} dx"),
-            x1.grad(&g1).unwrap(),
-            x2.grad(&g2).unwrap(),
-        );
-    }
-    let x = Tensor::<2>::random([64, 500], Distribution::Normal(0.0, 2.0), &Device::flex());
-    assert_close(
-        "tanh on plain flex",
-        kernels::tanh(x.clone()),
-        burn::tensor::activation::tanh(x),
-    );
 }
 
 /// Non-f32 tensors go to Burn's own ops (the kernels are f32 only).

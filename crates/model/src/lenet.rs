@@ -392,7 +392,7 @@ impl Lenet {
         let k = self.kernels;
         let mut x = images;
         for (conv, dropout) in self.convs.iter().zip(&self.conv_dropouts) {
-            let y = k.activation(self.conv_activation, k.conv2d(conv, x));
+            let y = self.conv_activation.apply(k.conv2d(conv, x));
             x = dropout.forward(self.pool.forward(y, k));
         }
         let mut x: Tensor<2> = x.flatten(1, 3);
@@ -400,7 +400,7 @@ impl Lenet {
         for (i, fc) in self.fcs.iter().enumerate() {
             x = k.linear(fc, x);
             if i < last {
-                x = self.fc_dropouts[i].forward(k.activation(self.activation, x));
+                x = self.fc_dropouts[i].forward(self.activation.apply(x));
             }
         }
         x
@@ -408,8 +408,8 @@ impl Lenet {
 
     /// Output of the first convolution and its activation, before pooling: `[B, C, H', W']`.
     pub fn feature_maps(&self, images: Tensor<4>) -> Tensor<4> {
-        let k = self.kernels;
-        k.activation(self.conv_activation, k.conv2d(&self.convs[0], images))
+        self.conv_activation
+            .apply(self.kernels.conv2d(&self.convs[0], images))
     }
 
     /// Kernels of the first convolution: `[out_channels, 1, k, k]`.

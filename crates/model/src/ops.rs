@@ -5,9 +5,7 @@ use burn::nn::{Linear, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::activation::Activation;
-
-/// Which implementation runs the convolutions, 2x2 max-pools, fully connected layers and tanh:
+/// Which implementation runs the convolutions, 2x2 max-pools and fully connected layers:
 /// `[model] kernels` in TOML.
 ///
 /// Not part of the architecture: both give the same network with the same weights and the same
@@ -86,14 +84,6 @@ impl Kernels {
         match self {
             Self::Custom => kernels::linear(x, fc.weight.val(), fc.bias.as_ref().map(Param::val)),
             Self::Burn => fc.forward(x),
-        }
-    }
-
-    /// `activation.apply(x)`, with tanh by the custom kernel; relu and sigmoid stay Burn's.
-    pub fn activation<const D: usize>(self, activation: Activation, x: Tensor<D>) -> Tensor<D> {
-        match (self, activation) {
-            (Self::Custom, Activation::Tanh) => kernels::tanh(x),
-            _ => activation.apply(x),
         }
     }
 }
