@@ -76,6 +76,11 @@ fn resume_finishes_a_run_killed_after_its_last_checkpoint() {
 
     let output = run.train(&["--resume"]);
     assert_success(&output);
+    assert!(
+        stdout(&output).contains("all 2 epochs are trained; finishing the run"),
+        "{}",
+        stdout(&output)
+    );
     let metrics = read_json(&artifacts.join("metrics.json"));
     assert_eq!(metrics["epochs"], 2);
     assert_eq!(

@@ -393,7 +393,12 @@ impl TrainingProgressLogger for EpochLines {
     ) {
         self.total_epochs = total_epochs;
         self.epoch = starting_epoch;
-        console::progress(format!("training epochs {starting_epoch}-{total_epochs}"));
+        // A resume of a run killed after its last checkpoint trains nothing, only finishes it.
+        console::progress(if starting_epoch > total_epochs {
+            format!("all {total_epochs} epochs are trained; finishing the run")
+        } else {
+            format!("training epochs {starting_epoch}-{total_epochs}")
+        });
     }
 
     fn update_epoch(&mut self, epoch: usize) {
