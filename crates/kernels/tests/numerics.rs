@@ -4,18 +4,35 @@
 
 use burn::tensor::module::{conv2d as burn_conv2d, max_pool2d as burn_max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
-/// Tiny deterministic generator for the shape sweep.
+/// Tiny deterministic generator for the shape sweep and for fixed draws.
 struct Lcg(u64);
 
 impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
+    fn next(&mut self) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n
+        self.0 >> 33
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.next() as usize % n
+    }
+
+    /// A tensor uniform in `[-scale, scale)`.
+    fn tensor<const D: usize>(
+        &mut self,
+        shape: [usize; D],
+        scale: f32,
+        device: &Device,
+    ) -> Tensor<D> {
+        let values: Vec<f32> = (0..shape.iter().product())
+            .map(|_| (self.next() as f32 / (1u64 << 31) as f32 * 2.0 - 1.0) * scale)
+            .collect();
+        Tensor::from_data(TensorData::new(values, shape), device)
     }
 }
 
@@ -296,15 +313,20 @@ fn linear_matches_burn() {
 
 /// conv -> max-pool, as in LeNet: the conv's incoming gradient is 3/4 zeros, which routes
 /// its weight gradient through the sparse path for long reductions.
+///
+/// On a fixed draw: on random ones about 1 run in 150 failed where two pool candidates lay
+/// within f32 rounding of each other, so the two convolutions (summing in different orders)
+/// made different ones the maximum. That is a tie, not a disagreement of the kernels.
 #[test]
 fn conv_then_pool_matches_burn() {
     let device = Device::flex().autodiff();
+    let mut rng = Lcg(5);
     for [n, c_in, h, c_out] in [[8, 20, 12, 50], [8, 6, 14, 16], [4, 1, 28, 20]] {
-        let x = Tensor::<4>::random([n, c_in, h, h], Distribution::Normal(0.0, 1.0), &device);
-        let w = Tensor::<4>::random([c_out, c_in, 5, 5], Distribution::Normal(0.0, 0.1), &device);
-        let b = Tensor::<1>::random([c_out], Distribution::Normal(0.0, 1.0), &device);
+        let x = rng.tensor([n, c_in, h, h], 1.0, &device);
+        let w = rng.tensor([c_out, c_in, 5, 5], 0.1, &device);
+        let b = rng.tensor([c_out], 1.0, &device);
         let s = (h - 4) / 2;
-        let r = Tensor::<4>::random([n, c_out, s, s], Distribution::Normal(0.0, 1.0), &device);
+        let r = rng.tensor([n, c_out, s, s], 1.0, &device);
         let (x1, w1, b1) = (leaf(&x), leaf(&w), leaf(&b));
         let y1 = kernels::max_pool_2x2(kernels::conv2d(x1.clone(), w1.clone(), Some(b1.clone())));
         let (x2, w2, b2) = (leaf(&x), leaf(&w), leaf(&b));

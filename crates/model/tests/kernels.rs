@@ -1,6 +1,14 @@
 //! `kernels = "custom"` and `kernels = "burn"` compute the same network: with the same weights,
 //! the logits and every parameter's gradient of a training step agree to 1e-4, for every LeNet
 //! preset and the layer settings that fall back to Burn's ops.
+//!
+//! The weights and batches come from fixed seeds. On unseeded draws about 1 run in 40 failed:
+//! where a ReLU input lies within f32 rounding of 0, or two max-pool candidates within rounding
+//! of each other, the two op sets (which sum in different orders) take different branches, and
+//! the gradients then differ by far more than rounding. That is not a disagreement of the
+//! kernels, and a fixed draw makes every failure reproducible.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Distribution, Gradients, Int, Tensor, TensorData};
@@ -38,14 +46,35 @@ impl ModuleVisitor for GradientList<'_> {
     }
 }
 
-/// One forward + backward of `config` with each op set on the same weights and batch.
+/// The draws each comparison runs on; several, so that one lucky draw cannot hide a bug.
+const SEEDS: [u64; 4] = [1, 2, 3, 4];
+
+/// Flex has one RNG for the process, and the tests run on parallel threads: each seeded
+/// draw holds this lock from its seed to its last random number.
+static RNG: Mutex<()> = Mutex::new(());
+
+/// The lock, also after a test that held it failed.
+fn rng() -> MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One forward + backward of `config` with each op set on the same weights and batch, for
+/// every seed.
 fn check(name: &str, config: ModelConfig) {
+    for seed in SEEDS {
+        check_seed(&format!("{name} (seed {seed})"), &config, seed);
+    }
+}
+
+fn check_seed(name: &str, config: &ModelConfig, seed: u64) {
     let device = Device::flex().autodiff();
     assert_eq!(
         Kernels::Custom.on(&device),
         Kernels::Custom,
         "the custom kernels must run on flex, or this test compares Burn with itself"
     );
+    let rng = rng();
+    device.seed(seed);
     let reference = config
         .clone()
         .with_kernels(Kernels::Burn)
@@ -67,6 +96,7 @@ fn check(name: &str, config: ModelConfig) {
     );
     let labels: Vec<i64> = (0..batch as i64).map(|i| i % 10).collect();
     let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), &device);
+    drop(rng);
 
     let mut gradients = Vec::new();
     let mut logits = Vec::new();
@@ -146,6 +176,8 @@ fn fallback_layers_agree() {
 #[test]
 fn inference_on_plain_flex_agrees() {
     let device = Device::flex();
+    let _rng = rng();
+    device.seed(1);
     assert_eq!(Kernels::Custom.on(&device), Kernels::Custom);
     assert_eq!(Kernels::Burn.on(&device), Kernels::Burn);
     let config = ModelConfig::Lenet(lenet(LenetPreset::Caffe2));
