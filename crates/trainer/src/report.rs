@@ -85,10 +85,8 @@ pub fn after_training(dir: &Path, config: &TrainConfig, outcome: &Outcome) -> Re
         dataset: kind.name(),
         history: &outcome.history,
     };
-    layout::write_json(&dir.join(layout::METRICS), &metrics)?;
-
-    // The model and metrics are saved; a picture that cannot be drawn (a diverged run has no
-    // finite loss to plot) is worth a warning, not a failed run.
+    // The model is saved; a picture that cannot be drawn (a diverged run has no finite loss to
+    // plot) is worth a warning, not a failed run.
     let pictures = [
         curves(dir, &outcome.history),
         split_report(
@@ -119,7 +117,9 @@ pub fn after_training(dir: &Path, config: &TrainConfig, outcome: &Outcome) -> Re
     for error in pictures.into_iter().filter_map(Result::err) {
         eprintln!("warning: {error}");
     }
-    Ok(())
+    // Last: `metrics.json` marks a finished run. A run killed before it is finished by
+    // `--resume`, which writes the reports and pictures again.
+    layout::write_json(&dir.join(layout::METRICS), &metrics)
 }
 
 fn curves(dir: &Path, history: &History) -> Result<(), Error> {
