@@ -13,9 +13,11 @@ train: configs/lenet.toml done in PyTorch: the Caffe2 LeNet on the real MNIST ID
       "test accuracy A% on 10000 images (W s wall, R train images/s)".
 
 Both use 2 threads (torch.set_num_threads(2)), as the Rust side uses this machine's 2 cores.
+train --device cuda runs the same training on an NVIDIA GPU, for a side-by-side with the
+trainer's wgpu backend on the same machine; the data are moved to the GPU once, up front.
 
 usage: torch_lenet.py step [--net caffe2|lenet5|cnn-dropout|mlp] [--rounds 5] [--steps 20]
-       torch_lenet.py train --data-dir DIR [--epochs 4]
+       torch_lenet.py train --data-dir DIR [--epochs 4] [--device cpu|cuda]
 """
 
 import argparse
@@ -142,21 +144,21 @@ def evaluate(model, x, y):
     return loss / len(x), correct / len(x)
 
 
-def train(data_dir, epochs):
+def train(data_dir, epochs, device):
     start = time.perf_counter()
     torch.manual_seed(42)
-    x, y = load(data_dir, "train")
-    x_test, y_test = load(data_dir, "t10k")
+    x, y = (t.to(device) for t in load(data_dir, "train"))
+    x_test, y_test = (t.to(device) for t in load(data_dir, "t10k"))
     valid = 5000
     x_train, y_train = x[:-valid], y[:-valid]
     x_valid, y_valid = x[-valid:], y[-valid:]
-    model = NETS["caffe2"][0]()
+    model = NETS["caffe2"][0]().to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
     train_seconds, seen = 0.0, 0
     for epoch in range(1, epochs + 1):
         t = time.perf_counter()
-        order = torch.randperm(len(x_train))
+        order = torch.randperm(len(x_train), device=device)
         lr = opt.param_groups[0]["lr"]
         total, correct = 0.0, 0
         for i in range(0, len(order), BATCH):
@@ -193,6 +195,7 @@ def main():
     full.add_argument("--data-dir", required=True,
                       help="directory with the four raw MNIST IDX files")
     full.add_argument("--epochs", type=int, default=4)
+    full.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = parser.parse_args()
 
     torch.set_num_threads(2)
@@ -200,7 +203,9 @@ def main():
     if args.mode == "step":
         step_rate(args.net, args.rounds, args.steps)
     else:
-        train(args.data_dir, args.epochs)
+        if args.device == "cuda" and not torch.cuda.is_available():
+            sys.exit("error: --device cuda, but this PyTorch sees no CUDA GPU")
+        train(args.data_dir, args.epochs, torch.device(args.device))
 
 
 if __name__ == "__main__":
