@@ -113,12 +113,21 @@ fn resume_finishes_a_run_killed_after_its_last_checkpoint() {
         "{}",
         stdout(&output)
     );
+    assert!(
+        stdout(&output).contains("no epoch trained"),
+        "{}",
+        stdout(&output)
+    );
     let metrics = read_json(&artifacts.join("metrics.json"));
     assert_eq!(metrics["epochs"], 2);
     assert_eq!(
         epochs(&metrics["history"]),
         history,
         "no epoch trained again"
+    );
+    assert!(
+        metrics["train_images_per_sec"].is_null(),
+        "no speed to report"
     );
     assert!(artifacts.join("curves.png").is_file());
     assert!(

@@ -51,12 +51,15 @@ fn train(args: TrainArgs) -> Result<(), Error> {
     ));
     let outcome = train::run(&run)?;
     report::after_training(&run.artifacts, &run.config, &outcome)?;
+    let speed = match report::images_per_sec(&outcome.history, outcome.resumed_from) {
+        Some(rate) => format!("{rate:.0} train images/s"),
+        None => "no epoch trained".to_string(),
+    };
     console::line(format!(
-        "test accuracy {:.2}% on {} images ({:.0} s, {:.0} train images/s); artifacts in {}",
+        "test accuracy {:.2}% on {} images ({:.0} s, {speed}); artifacts in {}",
         outcome.test.accuracy * 100.0,
         outcome.test.predictions.len(),
         outcome.wall_seconds,
-        report::images_per_sec(&outcome.history, outcome.resumed_from),
         run.artifacts.display()
     ))
 }

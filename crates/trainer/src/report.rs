@@ -37,8 +37,9 @@ struct Metrics<'a> {
     epochs: usize,
     /// This invocation's wall-clock time: data, training, evaluation.
     wall_seconds: f64,
-    /// Training-split images per second over the epochs this invocation trained.
-    train_images_per_sec: f64,
+    /// Training-split images per second over the epochs this invocation trained; `null` for a
+    /// resume that only finished the run.
+    train_images_per_sec: Option<f64>,
     backend: &'a str,
     device: &'a str,
     model: &'a str,
@@ -47,19 +48,16 @@ struct Metrics<'a> {
     history: &'a History,
 }
 
-/// Training-split throughput over the epochs this invocation trained (those after `resumed_from`).
-pub fn images_per_sec(history: &History, resumed_from: usize) -> f64 {
+/// Training-split throughput over the epochs this invocation trained (those after `resumed_from`),
+/// if it trained any.
+pub fn images_per_sec(history: &History, resumed_from: usize) -> Option<f64> {
     let (images, seconds) = history
         .epochs
         .iter()
         .filter(|e| e.epoch > resumed_from)
         .filter_map(|e| Some((e.train_images, e.train_seconds?)))
         .fold((0usize, 0f64), |(n, s), (i, t)| (n + i, s + t));
-    if seconds > 0.0 {
-        images as f64 / seconds
-    } else {
-        0.0
-    }
+    (seconds > 0.0).then(|| images as f64 / seconds)
 }
 
 pub fn after_training(dir: &Path, config: &TrainConfig, outcome: &Outcome) -> Result<(), Error> {
