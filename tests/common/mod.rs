@@ -141,6 +141,9 @@ pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
             let kind = entry.file_type().unwrap();
             if kind.is_dir() {
                 pending.push(entry.path());
+            } else if entry.file_name() == "trainer.lock" {
+                // Each command that locks the directory records itself there, even one that
+                // then changes nothing: who last held the lock is not part of the run.
             } else {
                 let bytes = std::fs::read(entry.path()).unwrap_or_default();
                 files.insert(entry.path(), bytes);

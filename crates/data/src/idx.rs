@@ -1,7 +1,6 @@
 //! Reader for the IDX format the MNIST files use (big-endian header, then raw u8 data),
 //! plain or gzip-compressed. Every defect is a typed error naming the file.
 
-use std::fs;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -124,13 +123,7 @@ fn open(path: &Path) -> Result<Stream<'static>, IdxError> {
         path: path.to_path_buf(),
         source,
     };
-    let file = fs::File::open(path).map_err(io_error)?;
-    if file.metadata().map_err(io_error)?.is_dir() {
-        return Err(io_error(io::Error::new(
-            io::ErrorKind::IsADirectory,
-            "is a directory, not an IDX file",
-        )));
-    }
+    let file = files::open_regular(path, files::Links::Follow).map_err(io_error)?;
     let mut reader = BufReader::new(file);
     let gz = reader
         .fill_buf()
@@ -360,6 +353,8 @@ pub fn encode_idx_labels(labels: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
     use std::io::Write;
 

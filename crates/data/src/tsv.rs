@@ -1,7 +1,6 @@
 //! The seed tutorial's text format: one image per line, 784 tab-separated pixel values
 //! (0-255, row-major) then the label (0-9). `#` lines are comments; blank lines are ignored.
 
-use std::fs;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -111,13 +110,7 @@ pub fn read_tsv(path: &Path) -> Result<Vec<MnistItem>, TsvError> {
         path: path.to_path_buf(),
         source,
     };
-    let file = fs::File::open(path).map_err(io_error)?;
-    if file.metadata().map_err(io_error)?.is_dir() {
-        return Err(io_error(io::Error::new(
-            io::ErrorKind::IsADirectory,
-            "is a directory, not a TSV file",
-        )));
-    }
+    let file = files::open_regular(path, files::Links::Follow).map_err(io_error)?;
     parse(path, BufReader::new(file))
 }
 
@@ -266,6 +259,8 @@ impl SmallStr {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     fn sample() -> Vec<MnistItem> {

@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 /// incompatible (see [`crate::ModelConfig::same_network`]). The layers stay Burn's `Conv2d`,
 /// `MaxPool2d` and `Linear` modules, which hold the parameters either way; only their forward
 /// (and so backward) computation changes.
+// Read through `TryFrom<String>` so that a wrong value names the key: inside `[model]`'s tagged
+// enum, serde's own "unknown variant" message would not say which field it is about.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", try_from = "String")]
 pub enum Kernels {
     /// The `kernels` crate's CPU kernels, where they apply: f32 tensors on the flex backend,
     /// stride-1 unpadded convolutions and 2x2 stride-2 max-pools. Everything else (other
@@ -24,6 +26,20 @@ pub enum Kernels {
     Custom,
     /// Burn's standard ops everywhere.
     Burn,
+}
+
+impl TryFrom<String> for Kernels {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        match value.as_str() {
+            "custom" => Ok(Self::Custom),
+            "burn" => Ok(Self::Burn),
+            other => Err(format!(
+                "`kernels`: expected \"custom\" or \"burn\", got \"{other}\""
+            )),
+        }
+    }
 }
 
 impl Kernels {

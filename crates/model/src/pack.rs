@@ -48,14 +48,8 @@ pub fn read_bytes(path: &Path, limit: u64) -> Result<Bytes, StoreError> {
         path: path.to_path_buf(),
         source,
     };
-    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut file = files::open_regular(path, files::Links::Follow).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
-    if meta.is_dir() {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::IsADirectory,
-            "is a directory, not a weights file",
-        )));
-    }
     let len = meta.len();
     if len > limit {
         return Err(StoreError::TooLarge {

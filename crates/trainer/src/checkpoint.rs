@@ -3,13 +3,18 @@
 //! every N epochs and keeps the last few, and [`CheckedCheckpoint`]: the three records of one
 //! epoch read once and checked against the run before Burn is given them.
 //!
+//! Rotation happens after success: Burn's Learner saves the three parts on three threads and
+//! then asks each thread to delete an older epoch, even when its save failed. [`Rotation`]
+//! holds every delete back until all three parts of a newer checkpoint are whole on disk, so a
+//! failed save (a full disk) never costs the last whole checkpoint.
+//!
 //! Burn restores a checkpoint with `expect`s, silently drops optimizer state it cannot match,
 //! and restarts a schedule whose record it cannot read. So the trainer never lets Burn read a
 //! checkpoint file: [`AtomicFileCheckpointer::restore`] hands back the bytes that were checked.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use burn::tensor::{Bytes, Device};
 use burn::train::checkpoint::{
@@ -20,6 +25,7 @@ use model::pack::{self, Expected, Problems, Scalar};
 
 use crate::config::{OptimizerConfig, TrainConfig, model_differences};
 use crate::error::Error;
+use crate::failure::WriteFailure;
 use crate::layout::{CHECKPOINT_PARTS, Position, checkpoint_path, parse_checkpoint_name};
 use crate::layout::{MODEL_CONFIG, WEIGHTS};
 use crate::model_dir::ModelDir;
@@ -33,14 +39,24 @@ pub struct AtomicFileCheckpointer {
     dir: PathBuf,
     part: &'static str,
     checked: Mutex<Option<(usize, Bytes)>>,
+    rotation: Arc<Rotation>,
+    failure: WriteFailure,
 }
 
 impl AtomicFileCheckpointer {
-    pub fn new(dir: &Path, part: &'static str, checked: Option<(usize, Bytes)>) -> Self {
+    pub fn new(
+        dir: &Path,
+        part: &'static str,
+        checked: Option<(usize, Bytes)>,
+        rotation: Arc<Rotation>,
+        failure: WriteFailure,
+    ) -> Self {
         Self {
             dir: dir.to_path_buf(),
             part,
             checked: Mutex::new(checked),
+            rotation,
+            failure,
         }
     }
 }
@@ -51,7 +67,14 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
             .checkpoint_into_bytes()
             .map_err(CheckpointerError::Record)?;
         let path = checkpoint_path(&self.dir, self.part, Position::end_of(epoch));
-        files::write_atomic(&path, &bytes).map_err(CheckpointerError::IOError)
+        match files::write_atomic(&path, &bytes) {
+            Ok(()) => self.rotation.saved(&self.dir, epoch),
+            Err(e) => {
+                let message = format!("{}: {e}", path.display());
+                self.failure.record(&path, e);
+                Err(CheckpointerError::Unknown(message))
+            }
+        }
     }
 
     fn restore(&self, epoch: usize) -> Result<R, CheckpointerError> {
@@ -72,16 +95,62 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
     }
 
     fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
-        match std::fs::remove_file(checkpoint_path(
-            &self.dir,
-            self.part,
-            Position::end_of(epoch),
-        )) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(CheckpointerError::IOError(e))
+        self.rotation.delete_when_superseded(&self.dir, epoch)
+    }
+}
+
+/// The end-of-epoch checkpoints saved in this run, and the deletes the keep-last strategy asked
+/// for; shared by the three checkpointers.
+#[derive(Default)]
+pub struct Rotation {
+    state: Mutex<RotationState>,
+}
+
+#[derive(Default)]
+struct RotationState {
+    /// Parts saved whole, by epoch.
+    saved: BTreeMap<usize, usize>,
+    /// Epochs to delete once a newer checkpoint is whole.
+    doomed: BTreeSet<usize>,
+}
+
+impl Rotation {
+    fn saved(&self, dir: &Path, epoch: usize) -> Result<(), CheckpointerError> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        *state.saved.entry(epoch).or_default() += 1;
+        Self::rotate(dir, &mut state)
+    }
+
+    fn delete_when_superseded(&self, dir: &Path, epoch: usize) -> Result<(), CheckpointerError> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.doomed.insert(epoch);
+        Self::rotate(dir, &mut state)
+    }
+
+    /// Deletes the doomed checkpoints older than the newest whole one.
+    fn rotate(dir: &Path, state: &mut RotationState) -> Result<(), CheckpointerError> {
+        let whole = state
+            .saved
+            .iter()
+            .filter(|&(_, &parts)| parts == CHECKPOINT_PARTS.len())
+            .map(|(&epoch, _)| epoch)
+            .max();
+        let Some(whole) = whole else {
+            return Ok(());
+        };
+        let due: Vec<usize> = state.doomed.range(..whole).copied().collect();
+        for epoch in due {
+            for part in CHECKPOINT_PARTS {
+                match std::fs::remove_file(checkpoint_path(dir, part, Position::end_of(epoch))) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(CheckpointerError::IOError(e));
+                    }
+                    _ => {}
+                }
             }
-            _ => Ok(()),
+            state.doomed.remove(&epoch);
         }
+        Ok(())
     }
 }
 
@@ -229,7 +298,11 @@ impl CheckedCheckpoint {
     }
 
     /// The three checkpointers for a training run, resuming from this checkpoint's records.
-    pub fn into_checkpointers(this: Option<Self>, dir: &Path) -> [AtomicFileCheckpointer; 3] {
+    pub fn into_checkpointers(
+        this: Option<Self>,
+        dir: &Path,
+        failure: &WriteFailure,
+    ) -> [AtomicFileCheckpointer; 3] {
         let (model, optim, scheduler) = match this {
             Some(c) => {
                 // Burn restores "epoch N" to start at N + 1: a mid-epoch checkpoint in epoch
@@ -243,10 +316,14 @@ impl CheckedCheckpoint {
             }
             None => (None, None, None),
         };
+        let rotation = Arc::new(Rotation::default());
+        let part = |name, checked| {
+            AtomicFileCheckpointer::new(dir, name, checked, rotation.clone(), failure.clone())
+        };
         [
-            AtomicFileCheckpointer::new(dir, "model", model),
-            AtomicFileCheckpointer::new(dir, "optim", optim),
-            AtomicFileCheckpointer::new(dir, "scheduler", scheduler),
+            part("model", model),
+            part("optim", optim),
+            part("scheduler", scheduler),
         ]
     }
 }
@@ -390,6 +467,31 @@ mod tests {
         s.saved = vec![2, 3];
         assert_eq!(s.actions(4), vec![Save, Delete(2)]);
         assert_eq!(s.actions(5), vec![Save, Delete(3)]);
+    }
+
+    #[test]
+    fn an_older_checkpoint_is_deleted_only_once_a_newer_one_is_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = Position::end_of;
+        for part in CHECKPOINT_PARTS {
+            std::fs::write(checkpoint_path(dir.path(), part, at(1)), b"x").unwrap();
+        }
+        let rotation = Rotation::default();
+        // Epoch 2: the model part is saved, the optimizer's save fails (nothing recorded),
+        // and every thread goes on to ask for epoch 1's delete, as Burn's threads do.
+        rotation.saved(dir.path(), 2).unwrap();
+        for _ in CHECKPOINT_PARTS {
+            rotation.delete_when_superseded(dir.path(), 1).unwrap();
+        }
+        let inventory = Inventory::of(dir.path(), &BTreeSet::new());
+        assert_eq!(inventory.complete, vec![at(1)], "epoch 1 must survive");
+        // Epoch 3 saved whole: now epoch 1 goes.
+        for part in CHECKPOINT_PARTS {
+            std::fs::write(checkpoint_path(dir.path(), part, at(3)), b"x").unwrap();
+            rotation.saved(dir.path(), 3).unwrap();
+        }
+        let inventory = Inventory::of(dir.path(), &BTreeSet::new());
+        assert_eq!(inventory.complete, vec![at(3)]);
     }
 
     #[test]

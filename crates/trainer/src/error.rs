@@ -28,6 +28,8 @@ pub enum Error {
     NotADirectory { path: PathBuf },
     #[error("{} holds {} that this program did not write ({}); move them away or choose another directory", dir.display(), if paths.len() == 1 { "a file" } else { "files" }, list(paths))]
     Foreign { dir: PathBuf, paths: Vec<PathBuf> },
+    #[error("{} holds symbolic links where this program writes ({}); it never writes or reads through a link there: move them away", dir.display(), list(paths))]
+    Links { dir: PathBuf, paths: Vec<PathBuf> },
     #[error(transparent)]
     Fetch(#[from] data::FetchError),
     #[error(transparent)]
@@ -38,6 +40,18 @@ pub enum Error {
     ModelStore(#[from] model::StoreError),
     #[error(transparent)]
     Plot(#[from] plot::PlotError),
+    #[error("{} is in use by another trainer command ({holder}); wait for it to finish, or stop it", dir.display())]
+    Locked { dir: PathBuf, holder: String },
+    #[error(
+        "{}: {source}; training stopped, keeping the last whole checkpoint in {}/checkpoint: continue with --resume once that is fixed",
+        path.display(),
+        artifacts.display()
+    )]
+    WriteFailed {
+        path: PathBuf,
+        source: std::io::Error,
+        artifacts: PathBuf,
+    },
     #[error("cannot resume: {0}")]
     Resume(String),
     #[error(

@@ -79,7 +79,7 @@ impl History {
     /// Reads a history file; a missing file is an empty history, a damaged one an error
     /// naming it (resuming must not silently forget earlier epochs).
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = match files::read_capped_string(path, MAX_HISTORY_BYTES) {
+        let text = match files::read_capped_string_no_links(path, MAX_HISTORY_BYTES) {
             Ok(text) => text,
             Err(files::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Self::default());

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::lock::RunLock;
 
 pub const MANIFEST: &str = "trainer-manifest.json";
 pub const CONFIG: &str = "config.toml";
@@ -152,34 +153,47 @@ impl std::fmt::Display for Position {
     }
 }
 
-/// A directory this program writes into, with its manifest (if it has one).
+/// A directory this program writes into, with its manifest (if it has one), and the lock that
+/// makes this process its only writer (see `lock.rs`).
 #[derive(Debug)]
 pub struct RunDir {
     root: PathBuf,
     manifest: Option<Manifest>,
+    lock: Option<RunLock>,
 }
 
 impl RunDir {
+    /// Takes the directory's lock (creating the directory if missing), then reads it as
+    /// [`RunDir::open`] does. Only a locked directory can be written to.
+    pub fn lock(root: &Path) -> Result<Self, Error> {
+        check_root(root)?;
+        let lock = RunLock::acquire(root)?;
+        match Self::open(root) {
+            Ok(dir) => Ok(Self {
+                lock: Some(lock),
+                ..dir
+            }),
+            Err(e) => {
+                lock.abandon();
+                Err(e)
+            }
+        }
+    }
+
+    /// Gives the lock up after checks that failed before anything was written (see
+    /// [`RunLock::abandon`]).
+    pub fn abandon(self) {
+        if let Some(lock) = self.lock {
+            lock.abandon();
+        }
+    }
+
     /// Looks at `root` without changing anything. A missing directory is fine; a file there, or
     /// a manifest this program cannot read, is an error naming it.
     pub fn open(root: &Path) -> Result<Self, Error> {
-        if root.as_os_str().is_empty() {
-            return Err(Error::Usage(
-                "the artifact directory is an empty path; give a directory name".into(),
-            ));
-        }
-        match std::fs::metadata(root) {
-            Ok(meta) if !meta.is_dir() => {
-                return Err(Error::NotADirectory {
-                    path: root.to_path_buf(),
-                });
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(root)(e)),
-        }
+        check_root(root)?;
         let path = root.join(MANIFEST);
-        let manifest = match files::read_capped_string(&path, MAX_MANIFEST_BYTES) {
+        let manifest = match files::read_capped_string_no_links(&path, MAX_MANIFEST_BYTES) {
             Ok(text) => {
                 let manifest: Manifest = serde_json::from_str(&text).map_err(|e| Error::Json {
                     path: path.clone(),
@@ -232,6 +246,7 @@ impl RunDir {
         Ok(Self {
             root: root.to_path_buf(),
             manifest,
+            lock: None,
         })
     }
 
@@ -286,8 +301,50 @@ impl RunDir {
             .collect()
     }
 
-    /// Refuses to write `files` and `dirs` here when any of them is the user's.
+    /// Symbolic links where this program writes: at the names `files` and `dirs` (and the
+    /// manifest), and anywhere inside `dirs`. It never writes or reads through one: a link
+    /// there leads to a file it did not write.
+    pub fn links(&self, files: &[&str], dirs: &[&str]) -> Vec<PathBuf> {
+        let is_link =
+            |path: &Path| std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        let mut found: Vec<PathBuf> = files
+            .iter()
+            .chain(dirs)
+            .chain([&MANIFEST])
+            .map(|name| self.root.join(name))
+            .filter(|path| is_link(path))
+            .collect();
+        // Our folders are two deep at most (`train/epoch-3/Loss.log`).
+        let mut pending: Vec<(PathBuf, usize)> = dirs
+            .iter()
+            .map(|name| (self.root.join(name), 0))
+            .filter(|(path, _)| !is_link(path))
+            .collect();
+        while let Some((dir, depth)) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                match entry.file_type() {
+                    Ok(kind) if kind.is_symlink() => found.push(entry.path()),
+                    Ok(kind) if kind.is_dir() && depth == 0 => pending.push((entry.path(), 1)),
+                    _ => {}
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+
+    /// Refuses to write `files` and `dirs` here when any of them is the user's, or a link.
     pub fn check_writable(&self, files: &[&str], dirs: &[&str]) -> Result<(), Error> {
+        let links = self.links(files, dirs);
+        if !links.is_empty() {
+            return Err(Error::Links {
+                dir: self.root.clone(),
+                paths: links,
+            });
+        }
         let foreign = self.foreign(files, dirs);
         if foreign.is_empty() {
             Ok(())
@@ -321,6 +378,11 @@ impl RunDir {
     }
 
     fn save(&mut self, manifest: Manifest) -> Result<(), Error> {
+        // Every change to a run directory starts with its manifest: only the lock holder makes one.
+        assert!(
+            self.lock.is_some(),
+            "a run directory is written only under its lock"
+        );
         write_json(&self.root.join(MANIFEST), &manifest)?;
         self.manifest = Some(manifest);
         Ok(())
@@ -397,6 +459,22 @@ impl RunDir {
             }
         }
         self.update(|m| m.discarding.clear())
+    }
+}
+
+/// A usable run directory path: not empty, and not a file.
+fn check_root(root: &Path) -> Result<(), Error> {
+    if root.as_os_str().is_empty() {
+        return Err(Error::Usage(
+            "the artifact directory is an empty path; give a directory name".into(),
+        ));
+    }
+    match std::fs::metadata(root) {
+        Ok(meta) if !meta.is_dir() => Err(Error::NotADirectory {
+            path: root.to_path_buf(),
+        }),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(root)(e)),
+        _ => Ok(()),
     }
 }
 
@@ -622,7 +700,7 @@ mod tests {
     fn removing_a_run_keeps_every_file_of_the_users() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("run");
-        let mut dir = RunDir::open(&root).unwrap();
+        let mut dir = RunDir::lock(&root).unwrap();
         dir.claim(&RUN_FILES, &RUN_DIRS).unwrap();
         for name in [CONFIG, WEIGHTS, CURVES] {
             std::fs::write(root.join(name), b"ours").unwrap();
@@ -645,7 +723,8 @@ mod tests {
                 "checkpoint/README",
                 "notes.txt",
                 "plots",
-                MANIFEST
+                MANIFEST,
+                crate::lock::LOCK
             ]
         );
     }
@@ -655,7 +734,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("curves.png"), b"mine").unwrap();
         std::fs::create_dir(tmp.path().join("train")).unwrap();
-        let mut dir = RunDir::open(tmp.path()).unwrap();
+        let mut dir = RunDir::lock(tmp.path()).unwrap();
         let err = dir.claim(&RUN_FILES, &RUN_DIRS).unwrap_err().to_string();
         assert!(err.contains("curves.png") && err.contains("train"), "{err}");
         assert!(!tmp.path().join(MANIFEST).exists(), "nothing written");
@@ -703,7 +782,7 @@ mod tests {
         std::fs::create_dir(&elsewhere).unwrap();
         std::fs::write(elsewhere.join("model-1.bpk"), b"not ours to delete").unwrap();
         let root = tmp.path().join("run");
-        let mut dir = RunDir::open(&root).unwrap();
+        let mut dir = RunDir::lock(&root).unwrap();
         dir.claim(&RUN_FILES, &RUN_DIRS).unwrap();
         std::os::unix::fs::symlink(&elsewhere, root.join(CHECKPOINTS)).unwrap();
         let left = dir.remove_owned().unwrap();

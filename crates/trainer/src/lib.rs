@@ -3,12 +3,14 @@
 //! Not a stable API.
 //!
 //! From the bottom up:
-//! - helpers: `console` (stdout lines), `panics`, `malloc`, `error`;
+//! - helpers: `console` (stdout lines), `panics`, `malloc`, `error`, `failure` (the first
+//!   write that failed during training);
 //! - what a run is: `config` (the TOML file), `backend`, `run` (a run resolved from flags),
 //!   `memory` (does it fit);
-//! - the run directory on disk: `layout` (file names and the manifest of what this program
+//! - the run directory on disk: `lock` (one writer at a time), `layout` (file names and the manifest of what this program
 //!   wrote), `history`, `run_info`, `model_dir` (model.toml + model.bpk + input.toml as one
-//!   unit), `optimizer`, `trainee` (the model as trained, with mid-epoch saves), `checkpoint`;
+//!   unit), `optimizer`, `trainee` (the model as trained, with mid-epoch saves), `checkpoint`,
+//!   `metric_logs` (Burn's per-epoch logs, written without following links);
 //! - data: `dataset` (the splits), `loader` (epoch order from the seed);
 //! - decisions: `plan` (check everything, then change the directory);
 //! - commands: `throughput` (a metric), `progress`, `evaluate`, `stats`, `train`, `report`,
@@ -22,11 +24,14 @@ pub mod console;
 pub mod dataset;
 pub mod error;
 pub mod evaluate;
+pub mod failure;
 pub mod history;
 pub mod layout;
 pub mod loader;
+pub mod lock;
 pub mod malloc;
 pub mod memory;
+pub mod metric_logs;
 pub mod model_dir;
 pub mod optimizer;
 pub mod panics;

@@ -41,33 +41,17 @@ pub struct Prepared {
 }
 
 impl Plan {
+    /// Takes the run directory's lock, then decides. A plan that fails leaves the directory as
+    /// it was (one that did not exist before is removed again).
     pub fn prepare(run: &TrainRun, iters_per_epoch: usize, device: &Device) -> Result<Self, Error> {
-        let dir = RunDir::open(&run.artifacts)?;
-        let replacing = dir.manifest().is_some_and(|m| m.replacing);
-        let action = match run.mode {
-            Mode::Resume(_) if replacing => {
-                return Err(Error::Resume(format!(
-                    "{} was being replaced by --overwrite when that stopped; finish it with --overwrite",
-                    dir.root().display()
-                )));
+        let dir = RunDir::lock(&run.artifacts)?;
+        match decide(&dir, run, iters_per_epoch, device) {
+            Ok(action) => Ok(Self { dir, action }),
+            Err(e) => {
+                dir.abandon();
+                Err(e)
             }
-            Mode::Resume(resume) => resume_action(&dir, run, resume, iters_per_epoch, device)?,
-            Mode::Fresh if replacing => {
-                return Err(Error::Usage(format!(
-                    "{} holds a run half-removed by an --overwrite that stopped; finish it with --overwrite",
-                    dir.root().display()
-                )));
-            }
-            Mode::Fresh if holds_a_run(&dir) => {
-                return Err(Error::Usage(format!(
-                    "{} already holds a training run; continue it with --resume, or start again with --overwrite",
-                    dir.root().display()
-                )));
-            }
-            Mode::Fresh | Mode::Overwrite => Action::Start,
-        };
-        dir.check_writable(&RUN_FILES, &RUN_DIRS)?;
-        Ok(Self { dir, action })
+        }
     }
 
     /// Makes the directory ready: the only step that changes it.
@@ -108,6 +92,48 @@ impl Plan {
     }
 }
 
+/// What to do, from the directory, the config and the checkpoint: changes nothing.
+fn decide(
+    dir: &RunDir,
+    run: &TrainRun,
+    iters_per_epoch: usize,
+    device: &Device,
+) -> Result<Action, Error> {
+    // Before anything in the directory is read: a link there leads to a file it did not write.
+    let links = dir.links(&RUN_FILES, &RUN_DIRS);
+    if !links.is_empty() {
+        return Err(Error::Links {
+            dir: dir.root().to_path_buf(),
+            paths: links,
+        });
+    }
+    let replacing = dir.manifest().is_some_and(|m| m.replacing);
+    let action = match run.mode {
+        Mode::Resume(_) if replacing => {
+            return Err(Error::Resume(format!(
+                "{} was being replaced by --overwrite when that stopped; finish it with --overwrite",
+                dir.root().display()
+            )));
+        }
+        Mode::Resume(resume) => resume_action(dir, run, resume, iters_per_epoch, device)?,
+        Mode::Fresh if replacing => {
+            return Err(Error::Usage(format!(
+                "{} holds a run half-removed by an --overwrite that stopped; finish it with --overwrite",
+                dir.root().display()
+            )));
+        }
+        Mode::Fresh if holds_a_run(dir) => {
+            return Err(Error::Usage(format!(
+                "{} already holds a training run; continue it with --resume, or start again with --overwrite",
+                dir.root().display()
+            )));
+        }
+        Mode::Fresh | Mode::Overwrite => Action::Start,
+    };
+    dir.check_writable(&RUN_FILES, &RUN_DIRS)?;
+    Ok(action)
+}
+
 fn holds_a_run(dir: &RunDir) -> bool {
     dir.manifest().is_some()
         && (dir.path(layout::WEIGHTS).exists()
@@ -124,7 +150,7 @@ fn resume_action(
     device: &Device,
 ) -> Result<Action, Error> {
     let saved_path = dir.path(layout::CONFIG);
-    if dir.manifest().is_none() || !saved_path.is_file() {
+    if dir.manifest().is_none() || std::fs::symlink_metadata(&saved_path).is_err() {
         return Err(Error::Resume(format!(
             "{} holds no earlier run of this program (no {} and {}); train without --resume first",
             dir.root().display(),
@@ -137,6 +163,22 @@ fn resume_action(
 
     let checkpoints = dir.checkpoints();
     let inventory = Inventory::of(&checkpoints, &dir.discarding());
+    // A name is only a claim: every checkpoint must lie inside an epoch of this run, or its step
+    // count (which the schedule check replays) would be whatever the name says.
+    if let Some(beyond) = inventory
+        .complete
+        .iter()
+        .chain(&inventory.partial)
+        .find(|p| p.batches >= iters_per_epoch)
+    {
+        return Err(Error::Resume(format!(
+            "{} claims batch {} of epoch {}, but an epoch of this run has {iters_per_epoch} batches; \
+             it is not a checkpoint of this run: move it away",
+            layout::checkpoint_path(&checkpoints, "model", *beyond).display(),
+            beyond.batches,
+            beyond.epochs + 1,
+        )));
+    }
     let position = match resume {
         Resume::Latest => inventory.complete.last().copied().ok_or_else(|| {
             Error::Resume(format!(
@@ -166,6 +208,16 @@ fn resume_action(
         }
     };
     let total = run.config.training.epochs;
+    // A mid-epoch checkpoint past the last epoch is not one of this run's either.
+    if position.batches > 0 && position.epochs >= total {
+        return Err(Error::Resume(format!(
+            "{} claims batch {} of epoch {}, but this run has {total} epochs of {iters_per_epoch} batches; \
+             it is not a checkpoint of this run: move it away",
+            layout::checkpoint_path(&checkpoints, "model", position).display(),
+            position.batches,
+            position.epochs + 1,
+        )));
+    }
     // A run killed after its last checkpoint but before its results were written is finished
     // by a resume that trains no further epoch; one with its results has nothing left to do.
     let finished = dir.path(layout::METRICS).exists();

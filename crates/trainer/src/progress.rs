@@ -21,6 +21,8 @@ use burn::train::renderer::{
 };
 
 use crate::console;
+use crate::error::Error;
+use crate::failure::WriteFailure;
 use crate::history::{History, IterationRecord};
 
 // The names Burn's metrics register under.
@@ -92,10 +94,11 @@ impl Recorder {
 
     /// A metric logger that also saves the history to `path` after every epoch, so that a run
     /// killed mid-way still has the curves of the epochs it finished.
-    pub fn metric_logger(&self, path: PathBuf) -> HistoryLogger {
+    pub fn metric_logger(&self, path: PathBuf, failure: WriteFailure) -> HistoryLogger {
         HistoryLogger {
             recorder: self.clone(),
             path,
+            failure,
             names: HashMap::new(),
             iteration: HashMap::new(),
         }
@@ -116,6 +119,7 @@ impl Recorder {
 pub struct HistoryLogger {
     recorder: Recorder,
     path: PathBuf,
+    failure: WriteFailure,
     names: HashMap<MetricId, String>,
     /// Iterations seen per epoch, to number the per-iteration points.
     iteration: HashMap<usize, usize>,
@@ -182,9 +186,14 @@ impl MetricLogger for HistoryLogger {
 
     fn log_epoch_summary(&mut self, summary: EpochSummary) {
         if summary.split == Split::Valid {
-            // Losing the history file is not worth stopping training for; the checkpoint is intact.
+            // A history that cannot be saved would leave a resumed run without its earlier
+            // epochs: stop, as for any other failed write.
             if let Err(e) = self.recorder.snapshot().save(&self.path) {
-                eprintln!("warning: could not save the training history: {e}");
+                let source = match e {
+                    Error::Io { source, .. } => source,
+                    other => std::io::Error::other(other.to_string()),
+                };
+                self.failure.record(&self.path, source);
             }
         }
     }

@@ -380,29 +380,40 @@ pub fn evaluate_saved(
     device: &Device,
 ) -> Result<String, Error> {
     let saved = ModelDir::load(&args.model, device)?;
-    let mut out = RunDir::open(args.output.as_deref().unwrap_or(&args.model))?;
     let names = match split {
         data::Split::Test => EVAL_FILES,
         data::Split::Train => EVAL_TRAIN_FILES,
     };
-    out.check_writable(&names, &[])?;
-    let items = eval_data(&args.model, &saved, args.data_dir.as_deref(), split)?;
-    let batcher = saved.input.batcher();
-    let eval = evaluate::evaluate(&saved.model, items.items(), &batcher, 256, device)?;
-    if let Some(path) = &args.probabilities {
-        let rows: Vec<ProbabilityRow> = eval
-            .predictions
-            .iter()
-            .enumerate()
-            .map(|(i, p)| ProbabilityRow {
-                id: i.to_string(),
-                label: Some(p.label),
-                predicted: p.predicted as usize,
-                probabilities: &p.probabilities,
-            })
-            .collect();
-        evaluate::write_probabilities(path, "index", &rows)?;
-    }
+    // One writer per directory: a training run or another eval there waits its turn.
+    let mut out = RunDir::lock(args.output.as_deref().unwrap_or(&args.model))?;
+    let evaluated = out.check_writable(&names, &[]).and_then(|()| {
+        let items = eval_data(&args.model, &saved, args.data_dir.as_deref(), split)?;
+        let batcher = saved.input.batcher();
+        let eval = evaluate::evaluate(&saved.model, items.items(), &batcher, 256, device)?;
+        if let Some(path) = &args.probabilities {
+            let rows: Vec<ProbabilityRow> = eval
+                .predictions
+                .iter()
+                .enumerate()
+                .map(|(i, p)| ProbabilityRow {
+                    id: i.to_string(),
+                    label: Some(p.label),
+                    predicted: p.predicted as usize,
+                    probabilities: &p.probabilities,
+                })
+                .collect();
+            evaluate::write_probabilities(path, "index", &rows)?;
+        }
+        Ok((items, eval))
+    });
+    let (items, eval) = match evaluated {
+        Ok(done) => done,
+        Err(e) => {
+            // Nothing was written into the directory yet.
+            out.abandon();
+            return Err(e);
+        }
+    };
     out.claim(&names, &[])?;
     let text = split_report(out.root(), saved.input.dataset, split, &eval, &items, names)?;
     Ok(format!(

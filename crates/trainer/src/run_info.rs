@@ -57,10 +57,15 @@ impl RunInfo {
         crate::layout::write_json(path, self)
     }
 
-    /// The `run.json` an earlier invocation wrote, if it is there and readable.
-    pub fn load(path: &Path) -> Option<Self> {
-        let text = files::read_capped_string(path, 1 << 20).ok()?;
-        serde_json::from_str(&text).ok()
+    /// The `run.json` an earlier invocation wrote; an error (missing, damaged, edited) says
+    /// which and why.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text =
+            files::read_capped_string_no_links(path, 1 << 20).map_err(|e| Error::read(path, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::Json {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
     }
 
     /// The fields that make a run reproducible, where they differ from `earlier`'s.

@@ -10,7 +10,6 @@ use std::time::Instant;
 use burn::data::dataloader::DataLoader;
 use burn::data::dataset::Dataset;
 use burn::prelude::*;
-use burn::train::logger::FileMetricLogger;
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
 use burn::train::{Interrupter, Learner, SupervisedTraining};
 use data::{MnistBatcher, MnistDataset, MnistItem};
@@ -20,10 +19,12 @@ use crate::checkpoint::{self, CheckedCheckpoint, EveryNKeepLast, Inventory};
 use crate::dataset::{self, ModelBatcher};
 use crate::error::Error;
 use crate::evaluate;
+use crate::failure::WriteFailure;
 use crate::history::History;
 use crate::layout::{self, Position};
 use crate::loader::EpochLoader;
 use crate::memory;
+use crate::metric_logs::MetricLogs;
 use crate::model_dir::{InputSpec, ModelDir};
 use crate::optimizer;
 use crate::plan::{Plan, Prepared};
@@ -35,6 +36,8 @@ use crate::trainee::{MidEpochSaver, Trainee};
 
 /// A finished run: the trained model and what the reports need.
 pub struct Outcome {
+    /// The run directory, locked until this is dropped (after the reports are written).
+    pub dir: layout::RunDir,
     pub model: model::Classifier,
     pub history: History,
     pub test: evaluate::Evaluation,
@@ -69,6 +72,7 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
     run.backend.probe(&device)?;
     let batcher = MnistBatcher::new(config.data.normalize.clone(), config.data.resize);
     let iters_per_epoch = splits.train.len().div_ceil(t.batch_size);
+    check_step_count(run, iters_per_epoch)?;
     let plan = Plan::prepare(run, iters_per_epoch, &device)?;
     // The weights of a new run come from the seed, or, with `init_from`, from a checked file.
     device.seed(t.seed);
@@ -109,20 +113,30 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         EpochLoader::evaluation(splits.valid, ModelBatcher(batcher.clone()), t.batch_size);
 
     let info = RunInfo::new(run.backend, &device, config, model.num_params());
-    if start != Position::end_of(0)
-        && let Some(earlier) = RunInfo::load(&dir.path(layout::RUN))
-    {
-        let differences = info.differences(&earlier);
-        if !differences.is_empty() {
-            eprintln!(
-                "warning: resuming under other conditions than the run started with ({}); \
-                 the result will not equal an uninterrupted run's bit for bit",
-                differences.join(", ")
-            );
+    if start != Position::end_of(0) {
+        let path = dir.path(layout::RUN);
+        match RunInfo::load(&path) {
+            Ok(earlier) => {
+                let differences = info.differences(&earlier);
+                if !differences.is_empty() {
+                    eprintln!(
+                        "warning: resuming under other conditions than the run started with ({}); \
+                         the result will not equal an uninterrupted run's bit for bit",
+                        differences.join(", ")
+                    );
+                }
+            }
+            Err(e) => eprintln!(
+                "warning: {e}; what the run started under is unknown, so the result may not \
+                 equal an uninterrupted run's bit for bit (run.json is written afresh)"
+            ),
         }
     }
     info.save(&dir.path(layout::RUN))?;
     let checkpoints = dir.checkpoints();
+    let interrupter = Interrupter::new();
+    stop_on_ctrl_c(&interrupter);
+    let failure = WriteFailure::new(interrupter.clone());
     let saver = config.checkpoint.every_batches.map(|every| {
         Arc::new(MidEpochSaver::new(
             checkpoints.clone(),
@@ -130,6 +144,7 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
             iters_per_epoch,
             config.clone(),
             start,
+            failure.clone(),
         ))
     });
     let learner = Learner::new(
@@ -138,8 +153,6 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         optimizer::schedule(config, iters_per_epoch)?,
     );
 
-    let interrupter = Interrupter::new();
-    stop_on_ctrl_c(&interrupter);
     let recorder = Recorder::new(
         history,
         t.epochs <= progress::SHORT_RUN_EPOCHS,
@@ -152,7 +165,7 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         ));
     }
     let [model_part, optim_part, scheduler_part] =
-        CheckedCheckpoint::into_checkpointers(checkpoint, &checkpoints);
+        CheckedCheckpoint::into_checkpointers(checkpoint, &checkpoints, &failure);
 
     let train_loader: Arc<dyn DataLoader<ImageBatch>> = Arc::new(train_loader);
     let valid_loader: Arc<dyn DataLoader<ImageBatch>> = Arc::new(valid_loader);
@@ -160,8 +173,8 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         .metrics((AccuracyMetric::new(), LossMetric::new()))
         .metric_train_numeric(LearningRateMetric::new())
         .metric_train_numeric(ImagesPerSecond::new())
-        .with_metric_logger(FileMetricLogger::new(dir.root()))
-        .with_metric_logger(recorder.metric_logger(history_path))
+        .with_metric_logger(MetricLogs::new(dir.root(), failure.clone()))
+        .with_metric_logger(recorder.metric_logger(history_path, failure.clone()))
         .with_progress_logger(recorder.split_timer())
         // Burn's application log appends every run's per-batch lines to one file; our own lines
         // and metric logs say the same.
@@ -188,6 +201,16 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
     let result = training.launch(learner);
     // Drop the renderer first: the terminal dashboard hands the screen back when it goes.
     drop(result.renderer);
+    if let Some((path, source)) = failure.take() {
+        // Every checkpointer thread has finished: a checkpoint missing a part is this run's
+        // failed save. Its parts go (they free room), the whole ones before it stay.
+        remove_partial_checkpoints(&checkpoints);
+        return Err(Error::WriteFailed {
+            path,
+            source,
+            artifacts: dir.root().to_path_buf(),
+        });
+    }
     if let Some(divergence) = recorder.divergence()
         && t.stop_on_nan
     {
@@ -236,6 +259,7 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
     )?
     .accuracy;
     Ok(Outcome {
+        dir,
         model,
         history: recorder.snapshot(),
         test,
@@ -248,6 +272,32 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         resumed_from,
         wall_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Burn's learning-rate schedules count iterations in an `i32` and panic past it.
+fn check_step_count(run: &TrainRun, iters_per_epoch: usize) -> Result<(), Error> {
+    let epochs = run.config.training.epochs;
+    if epochs.saturating_mul(iters_per_epoch) > i32::MAX as usize {
+        return Err(Error::ConfigValue {
+            path: run.config_path.clone(),
+            message: format!(
+                "training.epochs: {epochs} epochs of {iters_per_epoch} batches are more optimizer steps than Burn's schedules count ({}); train fewer epochs or larger batches",
+                i32::MAX
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Removes the parts of checkpoints that are not whole (a save cut short). Without their other
+/// parts they are never resumed from, so no manifest entry is needed: this is safe to do on a
+/// full disk, where the manifest could not be written.
+fn remove_partial_checkpoints(dir: &std::path::Path) {
+    for position in Inventory::of(dir, &Default::default()).partial {
+        for part in layout::CHECKPOINT_PARTS {
+            let _ = std::fs::remove_file(layout::checkpoint_path(dir, part, position));
+        }
+    }
 }
 
 /// The first Ctrl-C asks the Learner to stop after the batch in hand, keeping the last complete

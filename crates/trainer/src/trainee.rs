@@ -18,6 +18,7 @@ use model::{Classifier, ImageBatch};
 
 use crate::config::TrainConfig;
 use crate::error::Error;
+use crate::failure::WriteFailure;
 use crate::layout::{CHECKPOINT_PARTS, Position, checkpoint_path};
 use crate::optimizer;
 
@@ -71,8 +72,8 @@ impl InferenceStep for Trainee {
 
 /// Saves the model, the optimizer and the schedule every `every` batches, in the same three
 /// files an end-of-epoch checkpoint has (`model-4-200.bpk`: epoch 4, after 200 batches), and
-/// removes the mid-epoch checkpoint it supersedes.
-#[derive(Debug)]
+/// removes the mid-epoch checkpoint it supersedes once the new one is whole. A failed save
+/// removes its own partial files and stops the run (see [`WriteFailure`]).
 pub struct MidEpochSaver {
     dir: PathBuf,
     every: usize,
@@ -82,6 +83,16 @@ pub struct MidEpochSaver {
     steps: AtomicUsize,
     /// The mid-epoch checkpoint on disk, removed when the next one is complete.
     saved: Mutex<Option<Position>>,
+    failure: WriteFailure,
+}
+
+impl std::fmt::Debug for MidEpochSaver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MidEpochSaver")
+            .field("dir", &self.dir)
+            .field("every", &self.every)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MidEpochSaver {
@@ -92,6 +103,7 @@ impl MidEpochSaver {
         iters_per_epoch: usize,
         config: TrainConfig,
         start: Position,
+        failure: WriteFailure,
     ) -> Self {
         Self {
             dir,
@@ -100,6 +112,7 @@ impl MidEpochSaver {
             config,
             steps: AtomicUsize::new(start.steps(iters_per_epoch)),
             saved: Mutex::new((start.batches > 0).then_some(start)),
+            failure,
         }
     }
 
@@ -109,9 +122,13 @@ impl MidEpochSaver {
         if position.batches == 0 || !position.batches.is_multiple_of(self.every) {
             return;
         }
-        // A failed save costs only this checkpoint; the run goes on.
         if let Err(e) = self.save(position, steps, model, optim) {
-            eprintln!("warning: the mid-epoch checkpoint at {position} was not saved: {e}");
+            match e {
+                Error::Io { path, source } => self.failure.record(&path, source),
+                other => self
+                    .failure
+                    .record(&self.dir, std::io::Error::other(other.to_string())),
+            }
         }
     }
 
@@ -142,7 +159,13 @@ impl MidEpochSaver {
             .map_err(|e| encode("schedule", &e))?;
         for (part, bytes) in CHECKPOINT_PARTS.into_iter().zip([model, optim, schedule]) {
             let path = checkpoint_path(&self.dir, part, position);
-            files::write_atomic(&path, &bytes).map_err(Error::io(&path))?;
+            if let Err(e) = files::write_atomic(&path, &bytes) {
+                // The parts already written are no checkpoint without this one.
+                for part in CHECKPOINT_PARTS {
+                    let _ = std::fs::remove_file(checkpoint_path(&self.dir, part, position));
+                }
+                return Err(Error::io(&path)(e));
+            }
         }
         let previous = self
             .saved

@@ -72,6 +72,26 @@ pub fn command(
         source: Box::new(source),
     })?;
     let base = list_path.parent().unwrap_or(Path::new("."));
+    let name_of = |t: &Tutorial| {
+        t.config
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let unknown: Vec<&str> = only
+        .iter()
+        .filter(|o| !list.tutorial.iter().any(|t| name_of(t) == **o))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<String> = list.tutorial.iter().map(name_of).collect();
+        return Err(Error::Usage(format!(
+            "--only {}: no such tutorial in {} (it lists: {})",
+            unknown.join(", "),
+            list_path.display(),
+            known.join(", ")
+        )));
+    }
     let mut rows = Vec::new();
     for tutorial in list.tutorial.iter().filter(|t| {
         only.is_empty()

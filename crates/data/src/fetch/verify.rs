@@ -11,12 +11,12 @@ use super::location::DataDir;
 
 /// SHA-256 of a file as lower-case hex, streamed so large files need no extra memory.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
-    sha256_stream(fs::File::open(path)?)
+    sha256_stream(files::open_regular(path, files::Links::Follow)?)
 }
 
 /// SHA-256 of the decompressed content of a gzip file, streamed.
 fn sha256_gz_file(path: &Path) -> io::Result<String> {
-    let file = io::BufReader::new(fs::File::open(path)?);
+    let file = io::BufReader::new(files::open_regular(path, files::Links::Follow)?);
     sha256_stream(flate2::read::MultiGzDecoder::new(file)).map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidData,
