@@ -3,9 +3,12 @@
 //! - the API answers good requests (an image goes through exactly what `trainer predict` does,
 //!   raw pixels are used as given) and refuses bad ones with a 4xx and a JSON error;
 //! - many clients at once each get their own answer;
+//! - a flood of the costliest pictures gets 503s with `Retry-After` while the server's memory
+//!   stays within its decode budget; clients too slow to send headers or a body are dropped;
 //! - in headless Chromium, driven through WebDriver, a digit drawn on the canvas with mouse and
 //!   touch strokes gets its prediction and bar chart; a blank file picked is refused;
-//! - Ctrl-C stops the server cleanly (exit code 0).
+//! - Ctrl-C stops the server cleanly (exit code 0), without waiting for idle or stalled
+//!   clients, after the requests in progress.
 //!
 //! Where Chromium or chromedriver is not installed, the browser test says it is skipped and why,
 //! unless `MNIST_BURN_REQUIRE_BROWSER=1` (CI) makes that a failure. The API tests always run.
@@ -17,6 +20,7 @@ use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use common::{Fixture, assert_success, toy_item};
@@ -35,9 +39,15 @@ struct Server {
 
 impl Server {
     fn start(model: &Path) -> Self {
+        Self::start_with(model, &[])
+    }
+
+    /// Started with these extra flags.
+    fn start_with(model: &Path, flags: &[&str]) -> Self {
         let mut child = common::trainer()
             .args(["serve", "--addr", "127.0.0.1:0", "--model"])
             .arg(model)
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -59,13 +69,39 @@ impl Server {
         }
     }
 
-    /// Ctrl-C, then the exit status and the rest of stdout.
-    fn interrupt(mut self) -> (ExitStatus, String) {
+    /// `host:port`.
+    fn host(&self) -> &str {
+        self.url.strip_prefix("http://").unwrap()
+    }
+
+    /// The server's peak resident memory so far, in MiB (`VmHWM` in /proc).
+    fn peak_rss_mib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmHWM in {status}"));
+        kib >> 10
+    }
+
+    /// Sends Ctrl-C (SIGINT).
+    fn send_interrupt(&self) {
         let sent = Command::new("kill")
             .args(["-INT", &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(sent.success());
+    }
+
+    /// Ctrl-C, then the exit status and the rest of stdout.
+    fn interrupt(self) -> (ExitStatus, String) {
+        self.send_interrupt();
+        self.wait()
+    }
+
+    /// The exit status (within 30 s) and the rest of stdout.
+    fn wait(mut self) -> (ExitStatus, String) {
         let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -353,6 +389,236 @@ fn many_clients_at_once_each_get_their_own_answer() {
     }
     let (status, _) = server.interrupt();
     assert!(status.success(), "{status}");
+}
+
+/// A `width`x`height` 16-bit RGBA PNG, transparent but for opaque black pixels in the first
+/// and last corners, so that the ink spans the whole picture: the costliest picture to decode
+/// and prepare, yet a few hundred KiB to send. Written row by row (a zero row compresses about
+/// 1000 to 1), so the test never holds its pixels.
+fn sparse_png(width: u32, height: u32) -> Vec<u8> {
+    const PIXEL: usize = 8;
+    let ink = [0, 0, 0, 0, 0, 0, 0xff, 0xff];
+    let mut idat = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 16];
+    for y in 0..height {
+        idat.write_all(&[0]).unwrap(); // filter: none
+        let mut left = width as usize * PIXEL;
+        if y == 0 {
+            idat.write_all(&ink).unwrap();
+            left -= PIXEL;
+        }
+        let last = if y == height - 1 { PIXEL } else { 0 };
+        left -= last;
+        while left > 0 {
+            let n = left.min(zeros.len());
+            idat.write_all(&zeros[..n]).unwrap();
+            left -= n;
+        }
+        idat.write_all(&ink[..last]).unwrap();
+    }
+    let idat = idat.finish().unwrap();
+    let mut header = Vec::new();
+    header.extend_from_slice(&width.to_be_bytes());
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[16, 6, 0, 0, 0]); // 16 bits, RGBA, deflate, no filter, no interlace
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, data) in [
+        (b"IHDR", &header[..]),
+        (b"IDAT", &idat[..]),
+        (b"IEND", &[][..]),
+    ] {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        png.extend_from_slice(kind);
+        png.extend_from_slice(data);
+        png.extend_from_slice(&crc.sum().to_be_bytes());
+    }
+    png
+}
+
+#[test]
+fn a_flood_of_huge_pictures_gets_503s_and_memory_stays_within_the_budget() {
+    const CLIENTS: usize = 64;
+    let fixture = trained_fixture();
+    let server = Server::start(&fixture.artifacts());
+    let predict = format!("{}/api/predict", server.url);
+    assert_prediction(&post(&predict, "image/png", &png(&seven())));
+    let before = server.peak_rss_mib();
+
+    // 8192x8192 16-bit RGBA: 64 megapixels, 771 MiB to decode and prepare by the server's
+    // reckoning (its budget holds one at a time), 0.5 MiB to send.
+    let side = 1 << 13;
+    let huge = Arc::new(sparse_png(side, side));
+    assert!(huge.len() < 1 << 20, "{} bytes", huge.len());
+    let start = Arc::new(Barrier::new(CLIENTS));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (predict, huge, start) = (predict.clone(), huge.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                let response = agent()
+                    .post(&predict)
+                    .header("Content-Type", "image/png")
+                    .send(&huge[..])
+                    .expect("every client gets an answer");
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_string());
+                (retry_after, answer(response))
+            })
+        })
+        .collect();
+    let mut busy = 0;
+    for client in clients {
+        let (retry_after, answer) = client.join().unwrap();
+        if answer.status == 503 {
+            answer.assert_error(503, "busy");
+            let secs: u64 = retry_after
+                .expect("a 503 says when to retry")
+                .parse()
+                .unwrap();
+            assert!(secs >= 1, "Retry-After: {secs}");
+            busy += 1;
+        } else {
+            // Decoded: a prediction, or 422 (two dots shrunk to 28x28 may leave no ink).
+            assert!(
+                answer.status == 200 || answer.status == 422,
+                "{}: {}",
+                answer.status,
+                String::from_utf8_lossy(&answer.body)
+            );
+        }
+    }
+    assert!(busy > 0, "the budget holds one of these, not {CLIENTS}");
+    assert!(busy < CLIENTS, "the first picture always fits the budget");
+
+    // Still up, and answering as before.
+    assert_prediction(&post(&predict, "image/png", &png(&seven())));
+    // The uploads in flight hold at most the budget (1 GiB); 256 MiB more is left for the
+    // estimates' errors, sockets and the allocator's slack.
+    let peak = server.peak_rss_mib();
+    let bound = before + u64::from(trainer::serve::BUDGET_MIB) + 256;
+    assert!(
+        peak <= bound,
+        "peak RSS {peak} MiB, {before} MiB before the flood: above {bound} MiB"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "peak RSS {peak} MiB ({before} MiB before), {busy} of {CLIENTS} answered 503"
+    );
+    let (status, _) = server.interrupt();
+    assert!(status.success(), "{status}");
+}
+
+/// Connects and sends `text`; reading times out after 30 s.
+fn send_raw(host: &str, text: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(host).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(text.as_bytes()).unwrap();
+    stream
+}
+
+/// Everything the server sends until it closes the connection (a reset counts as closed).
+fn read_until_closed(stream: &mut TcpStream) -> String {
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn clients_too_slow_to_send_a_request_are_dropped() {
+    let fixture = trained_fixture();
+    let server = Server::start_with(&fixture.artifacts(), &["--read-timeout", "1"]);
+    let host = server.host();
+
+    // Half a header, then nothing: the connection is closed once the timeout is up.
+    let started = Instant::now();
+    let mut stalled = send_raw(host, "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Le");
+    let said = read_until_closed(&mut stalled);
+    let waited = started.elapsed();
+    assert!(!said.contains("200 OK"), "{said}");
+    assert!(
+        (Duration::from_millis(900)..Duration::from_secs(10)).contains(&waited),
+        "dropped after {waited:?}"
+    );
+
+    // All the headers but only part of the body: 408 once the body is overdue.
+    let started = Instant::now();
+    let mut stalled = send_raw(
+        host,
+        "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n\
+         Content-Length: 100\r\n\r\nPNG",
+    );
+    let said = read_until_closed(&mut stalled);
+    assert!(said.starts_with("HTTP/1.1 408"), "{said}");
+    assert!(said.contains("took longer than 1 s"), "{said}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{said}");
+
+    // Other clients are served as before.
+    let item = toy_item(4, 5);
+    let answer = post(
+        &format!("{}/api/predict", server.url),
+        "application/json",
+        &pixels_json(&item.image),
+    );
+    assert_eq!(assert_prediction(&answer), 4);
+    let (status, _) = server.interrupt();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn ctrl_c_finishes_requests_in_progress_but_not_stalled_clients() {
+    let fixture = trained_fixture();
+    // The default read timeout (10 s): the server must not wait for it to stop.
+    let server = Server::start(&fixture.artifacts());
+    let host = server.host().to_string();
+
+    // An idle connection, one idle after a request (keep-alive), one stalled in its header,
+    // and a request in progress: its headers and half its body sent.
+    let _idle = TcpStream::connect(&host).unwrap();
+    let keep_alive = agent();
+    let model = keep_alive
+        .get(format!("{}/api/model", server.url))
+        .call()
+        .unwrap();
+    assert_eq!(model.status(), 200);
+    let _stalled = send_raw(&host, "GET /api/model HTTP/1.1\r\nHo");
+    let body = pixels_json(&toy_item(2, 9).image);
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut in_progress = send_raw(
+        &host,
+        &format!(
+            "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{}",
+            body.len(),
+            String::from_utf8_lossy(first)
+        ),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+
+    let started = Instant::now();
+    server.send_interrupt();
+    std::thread::sleep(Duration::from_millis(300));
+    in_progress.write_all(rest).unwrap();
+    let said = read_until_closed(&mut in_progress);
+    assert!(said.starts_with("HTTP/1.1 200"), "{said}");
+    assert!(said.contains("\"predicted\":2"), "{said}");
+
+    let (status, rest) = server.wait();
+    let took = started.elapsed();
+    assert!(status.success(), "{status}");
+    assert!(rest.contains("stopped"), "{rest}");
+    // The stalled client holds the server for the grace period at most, not the read timeout.
+    let most = trainer::serve::SHUTDOWN_GRACE + Duration::from_secs(2);
+    assert!(
+        took < most,
+        "stopped after {took:?}, expected under {most:?}"
+    );
 }
 
 /// Chromium and chromedriver, found on the PATH.

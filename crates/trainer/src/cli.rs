@@ -190,6 +190,11 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port. Loopback unless you say otherwise.
     #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
+    /// Seconds a client has to send its request headers, and again its body (a slower client
+    /// is dropped, or answered 408).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=3600))]
+    pub read_timeout: u64,
     #[command(flatten)]
     pub backend: BackendArg,
 }

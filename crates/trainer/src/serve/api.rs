@@ -1,21 +1,30 @@
 //! The JSON API: `POST /api/predict` and `GET /api/model`, and the JSON errors every bad
-//! request gets (`{"error": "..."}` with a 4xx status saying what is wrong).
+//! request gets (`{"error": "..."}` with a 4xx status saying what is wrong; 503 with
+//! `Retry-After` when the memory budget for uploads is spent).
+
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use data::{IMAGE_PIXELS, PictureError};
+use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 
+use super::budget::Budget;
 use super::worker::Inference;
 use crate::evaluate;
 
 /// The largest request body accepted, in bytes (a photo from a phone fits; the drawn canvas is
 /// a few KiB).
 pub const BODY_LIMIT: usize = 8 << 20;
+
+/// What a 503 asks the client to wait before trying again, in seconds: about the time the
+/// largest picture takes to decode.
+const RETRY_AFTER_SECS: u64 = 2;
 
 /// What `GET /api/model` says about the model being served.
 #[derive(Debug, Serialize)]
@@ -61,6 +70,10 @@ struct Api {
     classes: [&'static str; 10],
     /// `ModelInfo`, encoded once.
     model: Bytes,
+    /// Memory for the bodies and decodes in flight.
+    uploads: Budget,
+    /// The longest a request body may take to arrive.
+    read_timeout: Duration,
 }
 
 /// A request the server will not answer as asked: the status and a one-line reason.
@@ -81,16 +94,24 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        json(self.status, &serde_json::json!({ "error": self.message }))
+        let mut response = json(self.status, &serde_json::json!({ "error": self.message }));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        response
     }
 }
 
-/// The API's routes.
-pub fn router(inference: Inference, model: &ModelInfo) -> Router {
+/// The API's routes; a request body must arrive within `read_timeout`.
+pub fn router(inference: Inference, model: &ModelInfo, read_timeout: Duration) -> Router {
     let api = Api {
         inference,
         classes: model.classes,
         model: Bytes::from(encode(model)),
+        uploads: Budget::new(),
+        read_timeout,
     };
     Router::new()
         .route("/api/predict", post(predict))
@@ -127,12 +148,32 @@ async fn model_info(State(api): State<Api>) -> Response {
 
 async fn predict(State(api): State<Api>, request: Request) -> Result<Response, ApiError> {
     // A body announced as too large is refused before any of it is read.
-    if content_length(request.headers()).is_some_and(|n| n > BODY_LIMIT as u64) {
+    let announced = content_length(request.headers());
+    if announced.is_some_and(|n| n > BODY_LIMIT as u64) {
         return Err(too_large());
     }
+    // Room for the body is reserved before it is read: the largest allowed without a length.
+    let Some(mut room) = api.uploads.try_body(announced.unwrap_or(BODY_LIMIT as u64)) else {
+        // Read and drop the body, so that the client, still sending, gets the answer rather
+        // than a closed connection.
+        let mut body = request.into_body();
+        let drain = async { while let Some(Ok(_)) = body.frame().await {} };
+        let _ = tokio::time::timeout(api.read_timeout, drain).await;
+        return Err(busy());
+    };
     let is_json = is_json(request.headers());
-    let body = Bytes::from_request(request, &())
+    // A whole-body deadline: a client trickling bytes cannot hold the request open.
+    let body = tokio::time::timeout(api.read_timeout, Bytes::from_request(request, &()))
         .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the body took longer than {} s to arrive",
+                    api.read_timeout.as_secs_f64()
+                ),
+            )
+        })?
         .map_err(|rejection| match rejection.status() {
             StatusCode::PAYLOAD_TOO_LARGE => too_large(),
             status => ApiError::new(status, rejection.body_text()),
@@ -146,16 +187,24 @@ async fn predict(State(api): State<Api>, request: Request) -> Result<Response, A
     let pixels = if is_json {
         pixels_from_json(&body)?
     } else {
-        // Decoding is CPU work: keep it off the threads that serve connections.
-        tokio::task::spawn_blocking(move || data::decode_picture(&body))
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "the image decoder failed on this body",
-                )
-            })?
-            .map_err(picture_error)?
+        if !api.uploads.try_decode(&body, &mut room) {
+            return Err(busy());
+        }
+        // Decoding is CPU work: keep it off the threads that serve connections. The room is
+        // held until the body and the decoded picture are gone, even if the client has left.
+        tokio::task::spawn_blocking(move || {
+            let pixels = data::decode_picture(&body);
+            drop((body, room));
+            pixels
+        })
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the image decoder failed on this body",
+            )
+        })?
+        .map_err(picture_error)?
     };
     let probabilities = api
         .inference
@@ -171,6 +220,13 @@ async fn predict(State(api): State<Api>, request: Request) -> Result<Response, A
             probabilities,
         },
     ))
+}
+
+fn busy() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("the server is busy with other uploads; try again in {RETRY_AFTER_SECS} s"),
+    )
 }
 
 fn too_large() -> ApiError {

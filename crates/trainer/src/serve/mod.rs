@@ -4,18 +4,27 @@
 //! built from the run's files ([`run_files`]). This file only wires them together.
 //!
 //! It listens where `--addr` says (loopback by default), prints `serving on http://ADDR` as its
-//! first line, and stops on Ctrl-C: open requests finish first, and a second Ctrl-C stops
-//! without waiting for them.
+//! first line, and stops on Ctrl-C: idle connections close at once, requests in progress get
+//! [`SHUTDOWN_GRACE`] to finish, and a second Ctrl-C stops without waiting for them.
+//!
+//! Connections are served by hyper directly (`axum::serve` has no header timeout): a client
+//! must send its request headers, and then its body, within the read timeout.
 
 mod api;
+mod budget;
 mod pages;
 mod run_files;
 mod worker;
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
+use std::pin::pin;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 
 use crate::cli::ServeArgs;
 use crate::console;
@@ -23,11 +32,16 @@ use crate::error::Error;
 use crate::model_dir::ModelDir;
 
 pub use api::BODY_LIMIT;
+pub use budget::BUDGET_MIB;
+
+/// How long requests in progress may run on after Ctrl-C.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 pub fn command(args: ServeArgs) -> Result<(), Error> {
     let backend = args.backend.get();
     let device = backend.device();
     backend.probe(&device)?;
+    let read_timeout = Duration::from_secs(args.read_timeout);
     let ModelDir {
         config,
         input,
@@ -72,21 +86,26 @@ pub fn command(args: ServeArgs) -> Result<(), Error> {
     })?;
     let (inference, worker) = worker::start(model, input.batcher(), device)
         .map_err(|e| Error::Serve(format!("cannot start the inference thread: {e}")))?;
-    let app = api::router(inference, &info)
+    let app = api::router(inference, &info, read_timeout)
         .merge(pages::router(files, &info.network, classes))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Images are decoded on the blocking threads: no more at once than there are cores,
+        // which is all the CPU there is to decode them with.
+        .max_blocking_threads(cores)
         .build()
         .map_err(|e| Error::Serve(format!("cannot start the async runtime: {e}")))?;
 
     console::progress(format!("serving on http://{addr}"));
     console::progress(ready);
-    let served = runtime.block_on(serve(listener, app, addr));
-    // The router, and with it the last handle on the worker, is gone: the worker ends.
-    drop(runtime);
+    let served = runtime.block_on(serve(listener, app, addr, read_timeout));
+    // Connections still open after the grace period are dropped with their tasks, and with
+    // them the last handles on the worker: it ends. A decode still running is not waited for.
+    runtime.shutdown_timeout(Duration::from_millis(100));
     let _ = worker.join();
     served?;
     console::progress("stopped");
@@ -97,14 +116,52 @@ async fn serve(
     listener: std::net::TcpListener,
     app: axum::Router,
     addr: SocketAddr,
+    read_timeout: Duration,
 ) -> Result<(), Error> {
-    let failed = |e: std::io::Error| Error::Serve(format!("http://{addr}: {e}"));
-    let listener = tokio::net::TcpListener::from_std(listener).map_err(failed)?;
-    let server = axum::serve(listener, app).with_graceful_shutdown(interrupted());
+    let listener = tokio::net::TcpListener::from_std(listener)
+        .map_err(|e| Error::Serve(format!("http://{addr}: {e}")))?;
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(read_timeout);
+    let graceful = GracefulShutdown::new();
+    let mut stop = pin!(interrupted());
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        // A connection's error is the client's business (it left, or was too slow).
+        tokio::spawn(connection);
+    }
+    drop(listener);
     tokio::select! {
-        served = server.into_future() => served.map_err(failed),
-        // The first Ctrl-C lets open requests finish; a second one stops waiting for them.
-        () = async { interrupted().await; interrupted().await } => Ok(()),
+        () = graceful.shutdown() => {}
+        // Connections still busy (or still sending headers) after the grace period are dropped.
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {}
+        // A second Ctrl-C stops waiting for them.
+        () = interrupted() => {}
+    }
+    Ok(())
+}
+
+/// After a failed accept: a client that left is no matter; otherwise (out of file descriptors,
+/// say) wait a little for connections to close, as hyper's own server did.
+async fn accept_failed(error: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if !matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        eprintln!("warning: cannot accept a connection ({error})");
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

@@ -78,7 +78,7 @@ impl RunFiles {
 }
 
 fn read(dir: &Path, name: &str) -> Option<Vec<u8>> {
-    match files::read_capped(&dir.join(name), MAX_FILE_BYTES) {
+    match files::read_capped_no_links(&dir.join(name), MAX_FILE_BYTES) {
         Ok(bytes) => Some(bytes),
         Err(files::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
