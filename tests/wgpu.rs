@@ -38,3 +38,29 @@ fn trains_on_wgpu() {
         "{metrics}"
     );
 }
+
+/// `--backend auto` (the default of a build with wgpu): a hardware GPU is taken, a software
+/// adapter passed by. In CI the only adapter is lavapipe, so flex must be taken, naming it.
+#[test]
+fn auto_passes_a_software_adapter_by() {
+    let required = std::env::var_os("MNIST_BURN_REQUIRE_WGPU").is_some_and(|v| v != "0");
+    let fixture = Fixture::new(300, "");
+    let output = fixture.train(&["--backend", "auto", "--epochs", "1"]);
+    assert_success(&output);
+    let run = read_json(&fixture.artifacts().join("run.json"));
+    let choice = run["backend_choice"].as_str().unwrap().to_string();
+    assert!(choice.starts_with("auto: "), "{run}");
+    assert!(
+        common::stdout(&output).contains(&choice),
+        "the run says what it took and why"
+    );
+    match run["backend"].as_str().unwrap() {
+        "wgpu" => assert!(choice.contains("GPU,"), "{choice}"),
+        "flex" => {
+            if required {
+                assert!(choice.contains("software renderer"), "{choice}");
+            }
+        }
+        other => panic!("auto took {other}: {choice}"),
+    }
+}

@@ -182,9 +182,11 @@ pub fn assert_clean_failure(output: &Output, needles: &[&str]) {
         !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
         "a panic reached the user:\n{err}"
     );
+    // The last one: a Vulkan driver may print its own `error:` lines first (Mesa, when
+    // XDG_RUNTIME_DIR is unset), and the program's error is what it prints last.
     let error = err
         .lines()
-        .find(|l| l.starts_with("error: "))
+        .rfind(|l| l.starts_with("error: "))
         .unwrap_or_else(|| panic!("no error line in:\n{err}"));
     for needle in needles {
         assert!(error.contains(needle), "expected {needle:?} in: {error}");

@@ -47,6 +47,16 @@ impl Backend {
         return Self::Ndarray;
     }
 
+    /// The CPU backend: flex, else ndarray; a build with neither has only a GPU backend.
+    pub fn cpu() -> Self {
+        #[cfg(feature = "flex")]
+        return Self::Flex;
+        #[cfg(all(feature = "ndarray", not(feature = "flex")))]
+        return Self::Ndarray;
+        #[cfg(not(any(feature = "flex", feature = "ndarray")))]
+        return Self::preferred();
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             #[cfg(feature = "flex")]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use data::DatasetKind;
 
-use crate::backend::Backend;
+use crate::backend_choice::{Chosen, Selection};
 use crate::config::TrainConfig;
 use crate::error::Error;
 use crate::run::{Mode, Resume, TrainRun};
@@ -116,11 +116,13 @@ impl TrainArgs {
             (None, true) => Mode::Overwrite,
             (None, false) => Mode::Fresh,
         };
+        let chosen = self.backend.get();
         Ok(TrainRun {
             config_path,
             config,
             artifacts,
-            backend: self.backend.get(),
+            backend: chosen.backend,
+            backend_why: chosen.why,
             mode,
         })
     }
@@ -128,14 +130,25 @@ impl TrainArgs {
 
 #[derive(Debug, Args)]
 pub struct BackendArg {
-    /// Compute backend, among those compiled in [default: flex if compiled in, else the one there is].
+    /// Compute backend, among those compiled in [default: auto when a GPU backend is compiled
+    /// in, else flex (or the one there is)].
     #[arg(long, value_enum)]
-    pub backend: Option<Backend>,
+    pub backend: Option<Selection>,
 }
 
 impl BackendArg {
-    pub fn get(&self) -> Backend {
-        self.backend.unwrap_or_else(Backend::preferred)
+    /// The backend to run on, with `auto` resolved (it looks at the machine's adapters).
+    pub fn get(&self) -> Chosen {
+        match self.backend {
+            Some(selection) => selection.resolve(),
+            None => {
+                let mut chosen = Selection::default_for_build().resolve();
+                if chosen.why == "asked for" {
+                    chosen.why = "the default".into();
+                }
+                chosen
+            }
+        }
     }
 }
 

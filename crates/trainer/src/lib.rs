@@ -5,7 +5,7 @@
 //! From the bottom up:
 //! - helpers: `console` (stdout lines), `panics`, `malloc`, `error`, `failure` (the first
 //!   write that failed during training);
-//! - what a run is: `config` (the TOML file), `backend`, `run` (a run resolved from flags),
+//! - what a run is: `config` (the TOML file), `backend`, `backend_choice` (`--backend auto`), `run` (a run resolved from flags),
 //!   `memory` (does it fit);
 //! - the run directory on disk: `lock` (one writer at a time), `layout` (file names and the manifest of what this program
 //!   wrote), `history`, `run_info`, `model_dir` (model.toml + model.bpk + input.toml as one
@@ -17,6 +17,7 @@
 //!   `predict`, `serve` (a folder: worker, API, pages), `tutorials`, `cli`.
 
 pub mod backend;
+pub mod backend_choice;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;

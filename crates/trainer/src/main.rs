@@ -43,10 +43,11 @@ fn main() -> ExitCode {
 fn train(args: TrainArgs) -> Result<(), Error> {
     let run = args.resolve()?;
     console::progress(format!(
-        "training {} on {} with {} into {}",
+        "training {} on {} with {} ({}) into {}",
         run.config.model.describe(),
         run.config.data.dataset.name(),
         run.backend.name(),
+        run.backend_why,
         run.artifacts.display()
     ));
     let outcome = train::run(&run)?;
@@ -65,7 +66,7 @@ fn train(args: TrainArgs) -> Result<(), Error> {
 }
 
 fn eval(args: EvalArgs) -> Result<(), Error> {
-    let backend = args.backend.get();
+    let backend = args.backend.get().backend;
     let device = backend.device();
     backend.probe(&device)?;
     let report = report::evaluate_saved(&args, args.split.into(), &device)?;

@@ -28,7 +28,7 @@ struct FilePrediction {
 const BATCH: usize = 256;
 
 pub fn command(args: PredictArgs) -> Result<(), Error> {
-    let backend = args.backend.get();
+    let backend = args.backend.get().backend;
     let device = backend.device();
     backend.probe(&device)?;
     let ModelDir { model, input, .. } = ModelDir::load(&args.model, &device)?;

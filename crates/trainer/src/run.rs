@@ -32,5 +32,7 @@ pub struct TrainRun {
     pub config: TrainConfig,
     pub artifacts: PathBuf,
     pub backend: Backend,
+    /// Why that backend ("asked for", "the default", or what `auto` saw).
+    pub backend_why: String,
     pub mode: Mode,
 }

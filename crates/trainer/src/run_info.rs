@@ -15,6 +15,9 @@ use crate::error::Error;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
     pub backend: String,
+    /// Why that backend: "asked for", "the default", or what `--backend auto` saw.
+    #[serde(default)]
+    pub backend_choice: String,
     pub device: String,
     /// CPU threads the backend computes with.
     pub threads: usize,
@@ -38,9 +41,16 @@ fn burn_ops() -> String {
 }
 
 impl RunInfo {
-    pub fn new(backend: Backend, device: &Device, config: &TrainConfig, parameters: usize) -> Self {
+    pub fn new(
+        backend: Backend,
+        why: &str,
+        device: &Device,
+        config: &TrainConfig,
+        parameters: usize,
+    ) -> Self {
         Self {
             backend: backend.name().to_string(),
+            backend_choice: why.to_string(),
             device: format!("{device:?}"),
             threads: compute_threads(),
             seed: config.training.seed,

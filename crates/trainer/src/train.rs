@@ -112,7 +112,13 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
     let valid_loader =
         EpochLoader::evaluation(splits.valid, ModelBatcher(batcher.clone()), t.batch_size);
 
-    let info = RunInfo::new(run.backend, &device, config, model.num_params());
+    let info = RunInfo::new(
+        run.backend,
+        &run.backend_why,
+        &device,
+        config,
+        model.num_params(),
+    );
     if start != Position::end_of(0) {
         let path = dir.path(layout::RUN);
         match RunInfo::load(&path) {

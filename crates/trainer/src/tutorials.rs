@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::backend::Backend;
+use crate::backend_choice::Chosen;
 use crate::config::TrainConfig;
 use crate::console;
 use crate::error::Error;
@@ -63,7 +63,7 @@ pub fn command(
     list_path: &Path,
     only: &[String],
     table_only: bool,
-    backend: Backend,
+    backend: Chosen,
 ) -> Result<(), Error> {
     let text =
         files::read_capped_string(list_path, 1 << 20).map_err(|e| Error::read(list_path, e))?;
@@ -121,7 +121,8 @@ pub fn command(
                     config_path: config_path.clone(),
                     config: config.clone(),
                     artifacts: artifacts.clone(),
-                    backend,
+                    backend: backend.backend,
+                    backend_why: backend.why.clone(),
                     mode: Mode::Overwrite,
                 };
                 let outcome = train::run(&run)?;

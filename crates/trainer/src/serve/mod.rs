@@ -38,7 +38,7 @@ pub use budget::BUDGET_MIB;
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 pub fn command(args: ServeArgs) -> Result<(), Error> {
-    let backend = args.backend.get();
+    let backend = args.backend.get().backend;
     let device = backend.device();
     backend.probe(&device)?;
     let read_timeout = Duration::from_secs(args.read_timeout);
