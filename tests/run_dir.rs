@@ -218,7 +218,7 @@ fn links_planted_where_the_program_writes_are_refused_before_anything_changes() 
         let outside_before = snapshot(&outside);
         for flags in [&["--resume", "--epochs", "3"][..], &["--overwrite"][..]] {
             let output = output_within(train_command(&fixture, flags), Duration::from_secs(60));
-            assert_clean_failure(&output, &["symbolic link", place]);
+            assert_clean_failure(&output, &["symbolic links or special files", place]);
             assert_unchanged(&before, &artifacts);
             assert_unchanged(&outside_before, &outside);
         }
@@ -293,16 +293,31 @@ fn mkfifo(path: &Path) {
 #[cfg(unix)]
 #[test]
 fn fifos_where_files_belong_are_refused_without_hanging() {
-    for name in ["trainer-manifest.json", "config.toml", "history.json"] {
+    use std::os::unix::fs::FileTypeExt;
+    for name in [
+        "trainer-manifest.json",
+        "config.toml",
+        "history.json",
+        "run.json",
+        "checkpoint/model-2.bpk",
+    ] {
         let fixture = trained();
         let path = fixture.artifacts().join(name);
         std::fs::remove_file(&path).unwrap();
         mkfifo(&path);
-        let output = output_within(
-            train_command(&fixture, &["--resume", "--epochs", "3"]),
-            Duration::from_secs(60),
+        let before = snapshot(&fixture.artifacts());
+        for flags in [&["--resume", "--epochs", "3"][..], &["--overwrite"][..]] {
+            let output = output_within(train_command(&fixture, flags), Duration::from_secs(60));
+            assert_clean_failure(&output, &[name, "FIFO"]);
+            assert_unchanged(&before, &fixture.artifacts());
+        }
+        assert!(
+            std::fs::symlink_metadata(&path)
+                .unwrap()
+                .file_type()
+                .is_fifo(),
+            "{name}: the FIFO is still there"
         );
-        assert_clean_failure(&output, &[name, "FIFO"]);
     }
     // A tutorials list.
     let dir = tempfile::tempdir().unwrap();
@@ -328,7 +343,13 @@ fn copy_checkpoint(checkpoints: &Path, from: usize, to: &str) -> Vec<PathBuf> {
 #[test]
 fn checkpoint_names_beyond_the_run_are_refused_at_once() {
     // 200 training images in batches of 32: 7 batches an epoch.
-    for crafted in ["3-3000000000", "2-7", "3-1"] {
+    for crafted in [
+        "3-3000000000",
+        "2-7",
+        "3-1",
+        "18446744073709551615",
+        "999999",
+    ] {
         let fixture = trained();
         let checkpoints = fixture.artifacts().join("checkpoint");
         copy_checkpoint(&checkpoints, 2, crafted);
@@ -420,4 +441,37 @@ fn unclear_inputs_are_named() {
         .args(["--only", "nope"]);
     let output = output_within(command, Duration::from_secs(60));
     assert_clean_failure(&output, &["nope", "toy"]);
+}
+
+#[test]
+fn a_resume_that_trains_on_unmarks_the_finished_run_first() {
+    // A finished run's metrics.json marks it whole; a resume that trains further must remove it
+    // before it changes the checkpoints, or a kill would leave old results beside new weights.
+    let fixture = trained();
+    let artifacts = fixture.artifacts();
+    assert!(artifacts.join("metrics.json").is_file());
+    let mut child = train_command(&fixture, &["--resume", "--epochs", "40"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let checkpoint_3 = artifacts.join("checkpoint/scheduler-3.bpk");
+    let started = Instant::now();
+    while !checkpoint_3.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no checkpoint 3"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(
+        !artifacts.join("metrics.json").exists(),
+        "the old results still mark the run finished"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let output = fixture.train(&["--resume", "--epochs", "40"]);
+    assert_success(&output);
+    let metrics = common::read_json(&artifacts.join("metrics.json"));
+    assert_eq!(metrics["epochs"], 40);
 }

@@ -144,6 +144,9 @@ pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
             } else if entry.file_name() == "trainer.lock" {
                 // Each command that locks the directory records itself there, even one that
                 // then changes nothing: who last held the lock is not part of the run.
+            } else if !kind.is_file() {
+                // A link or a FIFO a test planted: recorded by name (reading a FIFO would block).
+                files.insert(entry.path(), Vec::new());
             } else {
                 let bytes = std::fs::read(entry.path()).unwrap_or_default();
                 files.insert(entry.path(), bytes);

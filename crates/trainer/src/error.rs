@@ -28,7 +28,7 @@ pub enum Error {
     NotADirectory { path: PathBuf },
     #[error("{} holds {} that this program did not write ({}); move them away or choose another directory", dir.display(), if paths.len() == 1 { "a file" } else { "files" }, list(paths))]
     Foreign { dir: PathBuf, paths: Vec<PathBuf> },
-    #[error("{} holds symbolic links where this program writes ({}); it never writes or reads through a link there: move them away", dir.display(), list(paths))]
+    #[error("{} holds symbolic links or special files (FIFO, socket, device) where this program writes ({}); it never reads or writes through them: move them away", dir.display(), list(paths))]
     Links { dir: PathBuf, paths: Vec<PathBuf> },
     #[error(transparent)]
     Fetch(#[from] data::FetchError),

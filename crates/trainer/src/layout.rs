@@ -301,18 +301,29 @@ impl RunDir {
             .collect()
     }
 
-    /// Symbolic links where this program writes: at the names `files` and `dirs` (and the
-    /// manifest), and anywhere inside `dirs`. It never writes or reads through one: a link
-    /// there leads to a file it did not write.
+    /// Links and special files (FIFOs, sockets, devices) where this program writes: at the
+    /// names `files` and `dirs` (and the manifest), and anywhere inside `dirs`. It never
+    /// writes or reads through one: a link leads to a file it did not write, and a FIFO would
+    /// block a read or be replaced by a write.
     pub fn links(&self, files: &[&str], dirs: &[&str]) -> Vec<PathBuf> {
+        let special = |path: &Path| {
+            std::fs::symlink_metadata(path).is_ok_and(|m| {
+                let kind = m.file_type();
+                !kind.is_file() && !kind.is_dir()
+            })
+        };
         let is_link =
             |path: &Path| std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
         let mut found: Vec<PathBuf> = files
             .iter()
-            .chain(dirs)
             .chain([&MANIFEST])
             .map(|name| self.root.join(name))
-            .filter(|path| is_link(path))
+            .filter(|path| special(path))
+            .chain(
+                dirs.iter()
+                    .map(|name| self.root.join(name))
+                    .filter(|path| special(path)),
+            )
             .collect();
         // Our folders are two deep at most (`train/epoch-3/Loss.log`).
         let mut pending: Vec<(PathBuf, usize)> = dirs
@@ -326,8 +337,8 @@ impl RunDir {
             };
             for entry in entries.flatten() {
                 match entry.file_type() {
-                    Ok(kind) if kind.is_symlink() => found.push(entry.path()),
                     Ok(kind) if kind.is_dir() && depth == 0 => pending.push((entry.path(), 1)),
+                    Ok(kind) if !kind.is_file() && !kind.is_dir() => found.push(entry.path()),
                     _ => {}
                 }
             }
@@ -433,6 +444,16 @@ impl RunDir {
             ..Manifest::default()
         })?;
         Ok(left)
+    }
+
+    /// Removes `metrics.json`, the mark of a finished run (see the README's "Kills"), when a
+    /// resume is about to train on.
+    pub fn remove_results(&mut self) -> Result<(), Error> {
+        assert!(
+            self.lock.is_some(),
+            "a run directory is written only under its lock"
+        );
+        remove_file(&self.root.join(METRICS))
     }
 
     /// Removes the given checkpoints and the metric logs of the given epochs (a resume from an

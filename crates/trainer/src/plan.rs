@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use burn::tensor::Device;
 
 use crate::checkpoint::{CheckedCheckpoint, Inventory};
-use crate::config::{ScheduleConfig, TrainConfig, model_differences};
+use crate::config::{MAX_EPOCHS, ScheduleConfig, TrainConfig, model_differences};
 use crate::error::Error;
 use crate::layout::{self, Position, RUN_DIRS, RUN_FILES, RunDir, TRAIN_LOGS, VALID_LOGS};
 use crate::model_dir::InputSpec;
@@ -79,6 +79,9 @@ impl Plan {
                 discard_logs,
                 keep,
             } => {
+                // A resume trains on: until it writes new results, the directory holds no
+                // finished run (a kill before then leaves one that `--resume` finishes).
+                dir.remove_results()?;
                 dir.discard(&discard, &discard_logs)?;
                 // A run made before a file name was added to RUN_FILES claims it now.
                 dir.claim(&RUN_FILES, &RUN_DIRS)?;
@@ -169,14 +172,12 @@ fn resume_action(
         .complete
         .iter()
         .chain(&inventory.partial)
-        .find(|p| p.batches >= iters_per_epoch)
+        .find(|p| p.batches >= iters_per_epoch || p.epochs > MAX_EPOCHS)
     {
         return Err(Error::Resume(format!(
-            "{} claims batch {} of epoch {}, but an epoch of this run has {iters_per_epoch} batches; \
-             it is not a checkpoint of this run: move it away",
+            "{} claims {beyond}, but this run has epochs of {iters_per_epoch} batches and at most \
+             {MAX_EPOCHS} epochs; it is not a checkpoint of this run: move it away",
             layout::checkpoint_path(&checkpoints, "model", *beyond).display(),
-            beyond.batches,
-            beyond.epochs + 1,
         )));
     }
     let position = match resume {

@@ -17,7 +17,7 @@ use crate::dataset::{self, ModelBatcher};
 use crate::error::Error;
 use crate::evaluate::{self, Evaluation, ProbabilityRow};
 use crate::history::{EpochRecord, History, IterationRecord};
-use crate::layout::{self, EVAL_FILES, EVAL_TRAIN_FILES, RunDir};
+use crate::layout::{self, EVAL_FILES, EVAL_TRAIN_FILES, RUN_DIRS, RUN_FILES, RunDir};
 use crate::model_dir::ModelDir;
 use crate::stats;
 use crate::train::Outcome;
@@ -379,14 +379,26 @@ pub fn evaluate_saved(
     split: data::Split,
     device: &Device,
 ) -> Result<String, Error> {
-    let saved = ModelDir::load(&args.model, device)?;
     let names = match split {
         data::Split::Test => EVAL_FILES,
         data::Split::Train => EVAL_TRAIN_FILES,
     };
-    // One writer per directory: a training run or another eval there waits its turn.
+    // One writer per directory: a training run or another eval there waits its turn. The lock
+    // comes first, so that a model being written by a run in that directory is never read.
     let mut out = RunDir::lock(args.output.as_deref().unwrap_or(&args.model))?;
-    let evaluated = out.check_writable(&names, &[]).and_then(|()| {
+    let evaluated = (|| {
+        if out.root() == args.model {
+            // Reading the model from the directory written into: no link or FIFO is followed.
+            let strange = out.links(&RUN_FILES, &RUN_DIRS);
+            if !strange.is_empty() {
+                return Err(Error::Links {
+                    dir: out.root().to_path_buf(),
+                    paths: strange,
+                });
+            }
+        }
+        let saved = ModelDir::load(&args.model, device)?;
+        out.check_writable(&names, &[])?;
         let items = eval_data(&args.model, &saved, args.data_dir.as_deref(), split)?;
         let batcher = saved.input.batcher();
         let eval = evaluate::evaluate(&saved.model, items.items(), &batcher, 256, device)?;
@@ -404,9 +416,9 @@ pub fn evaluate_saved(
                 .collect();
             evaluate::write_probabilities(path, "index", &rows)?;
         }
-        Ok((items, eval))
-    });
-    let (items, eval) = match evaluated {
+        Ok((saved, items, eval))
+    })();
+    let (saved, items, eval) = match evaluated {
         Ok(done) => done,
         Err(e) => {
             // Nothing was written into the directory yet.
