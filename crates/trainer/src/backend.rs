@@ -57,6 +57,18 @@ impl Backend {
         return Self::preferred();
     }
 
+    /// Whether it computes on a GPU (wgpu may also run on a software adapter, but is built for one).
+    pub fn is_gpu(self) -> bool {
+        match self {
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu => true,
+            #[cfg(feature = "cuda")]
+            Self::Cuda => true,
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             #[cfg(feature = "flex")]

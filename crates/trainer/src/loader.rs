@@ -8,15 +8,21 @@
 //! epoch k would replay epoch 1's order; and with worker threads it delivers batches in arrival
 //! order. This one batches on the training thread (MNIST batches cost microseconds next to a
 //! step) and is the same with any number of CPU threads.
+//!
+//! On a GPU backend ([`EpochLoader::on_gpu`]) the training set is uploaded once, on the first
+//! epoch, and each batch is gathered on the device from the same (seed, epoch) permutation, so
+//! a step copies 64 indices to the device instead of 64 images; and the random state is seeded
+//! once per epoch rather than before every step (a seed is a synchronisation point there, and
+//! GPU reductions are not bit-for-bit repeatable anyway).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::transform::{PartialDataset, ShuffledDataset};
-use burn::data::dataset::{Dataset, DatasetError};
-use burn::tensor::Device;
+use burn::data::dataset::{Dataset, DatasetError, InMemDataset};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use data::MnistItem;
 use model::ImageBatch;
 
@@ -42,6 +48,10 @@ pub struct EpochLoader {
     seed: Option<u64>,
     shuffle: bool,
     next: Arc<Next>,
+    /// Keep the data on the device and gather batches there (see the module docs).
+    on_gpu: bool,
+    /// The whole dataset on `device`, uploaded on first use when `on_gpu`.
+    resident: OnceLock<ImageBatch>,
 }
 
 impl EpochLoader {
@@ -68,7 +78,25 @@ impl EpochLoader {
                 epoch: AtomicUsize::new(start.epochs + 1),
                 skip: AtomicUsize::new(start.batches),
             }),
+            on_gpu: false,
+            resident: OnceLock::new(),
         }
+    }
+
+    /// For a GPU backend: the data stays on the device, batches are gathered there, and the
+    /// random state is seeded per epoch. The batches are the same as without it.
+    pub fn on_gpu(self, on_gpu: bool) -> Self {
+        Self { on_gpu, ..self }
+    }
+
+    /// The dataset as one batch on the device: uploaded once.
+    fn resident(&self) -> &ImageBatch {
+        self.resident.get_or_init(|| {
+            let items = (0..self.dataset.len())
+                .filter_map(|i| self.dataset.get(i).ok())
+                .collect();
+            self.batcher.batch(items, &self.device)
+        })
     }
 
     /// A loader in file order that touches no random state (validation).
@@ -100,13 +128,19 @@ impl DataLoader<ImageBatch> for EpochLoader {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<ImageBatch> + 'a> {
         let epoch = self.next.epoch.fetch_add(1, Ordering::SeqCst);
         let skip = self.next.skip.swap(0, Ordering::SeqCst);
-        let order: SharedDataset = match self.seed {
-            Some(seed) if self.shuffle => Arc::new(ShuffledDataset::new(
-                self.dataset.clone(),
-                mix(seed, epoch as u64),
-            )),
-            _ => self.dataset.clone(),
+        // The order as indices: shuffling 0..n with a seed permutes exactly as shuffling the
+        // items with it would, so the host and the device paths see the same batches.
+        let indices: Arc<dyn Dataset<usize>> =
+            Arc::new(InMemDataset::new((0..self.dataset.len()).collect()));
+        let order: Arc<dyn Dataset<usize>> = match self.seed {
+            Some(seed) if self.shuffle => {
+                Arc::new(ShuffledDataset::new(indices, mix(seed, epoch as u64)))
+            }
+            _ => indices,
         };
+        if let (Some(seed), true) = (self.seed, self.on_gpu) {
+            self.device.seed(mix(seed, epoch as u64));
+        }
         Box::new(EpochIter {
             loader: self,
             order,
@@ -122,6 +156,7 @@ impl DataLoader<ImageBatch> for EpochLoader {
     fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<ImageBatch>> {
         Arc::new(Self {
             device: device.clone(),
+            resident: OnceLock::new(),
             ..self.clone()
         })
     }
@@ -134,6 +169,7 @@ impl DataLoader<ImageBatch> for EpochLoader {
                 start.min(end),
                 end,
             )),
+            resident: OnceLock::new(),
             ..self.clone()
         })
     }
@@ -141,7 +177,8 @@ impl DataLoader<ImageBatch> for EpochLoader {
 
 struct EpochIter<'a> {
     loader: &'a EpochLoader,
-    order: SharedDataset,
+    /// The epoch's order, as indices into the loader's dataset.
+    order: Arc<dyn Dataset<usize>>,
     epoch: usize,
     batch: usize,
 }
@@ -155,17 +192,44 @@ impl Iterator for EpochIter<'_> {
         if start >= len {
             return None;
         }
-        let items: Result<Vec<MnistItem>, DatasetError> = (start..(start + size).min(len))
+        let indices: Result<Vec<usize>, DatasetError> = (start..(start + size).min(len))
             .map(|i| self.order.get(i))
             .collect();
+        let indices = match indices {
+            Ok(indices) => indices,
+            Err(e) => return Some(Err(e)),
+        };
         // The step that follows draws its random numbers (dropout) from here: Burn calls
         // `next()` on the training thread right before each step.
-        if let Some(seed) = self.loader.seed {
+        if let (Some(seed), false) = (self.loader.seed, self.loader.on_gpu) {
             let step_seed = mix(mix(seed, self.epoch as u64), self.batch as u64);
             self.loader.device.seed(step_seed);
         }
         self.batch += 1;
+        if self.loader.on_gpu {
+            return Some(Ok(self.loader.gather(&indices)));
+        }
+        let items: Result<Vec<MnistItem>, DatasetError> = indices
+            .iter()
+            .map(|&i| self.loader.dataset.get(i))
+            .collect();
         Some(items.map(|items| self.loader.batcher.batch(items, &self.loader.device)))
+    }
+}
+
+impl EpochLoader {
+    /// The batch of the given items, gathered from the resident copy on the device.
+    fn gather(&self, indices: &[usize]) -> ImageBatch {
+        let all = self.resident();
+        let data = TensorData::new(
+            indices.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+            [indices.len()],
+        );
+        let indices = Tensor::<1, Int>::from_data(data, &self.device);
+        ImageBatch {
+            images: all.images.clone().select(0, indices.clone()),
+            targets: all.targets.clone().select(0, indices),
+        }
     }
 }
 
@@ -186,6 +250,10 @@ mod tests {
     use data::{MnistBatcher, MnistDataset};
 
     fn loader(start: Position) -> Arc<dyn DataLoader<ImageBatch>> {
+        loader_with(start, false)
+    }
+
+    fn loader_with(start: Position, on_gpu: bool) -> Arc<dyn DataLoader<ImageBatch>> {
         let items = (0..10u8)
             .map(|i| MnistItem {
                 image: [i; 784],
@@ -200,6 +268,7 @@ mod tests {
             true,
             start,
         )
+        .on_gpu(on_gpu)
         .to_device(&Device::flex())
         .slice(0, 10)
     }
@@ -232,6 +301,16 @@ mod tests {
         assert_eq!(labels(&*mid), orders[2][8..]);
         // ...and the epoch after it is a whole one.
         assert_eq!(labels(&*mid), labels(&*loader(Position::end_of(3))));
+        // Gathered on the device from the resident copy: the same batches, image for image.
+        let host = loader(Position::end_of(0));
+        let device = loader_with(Position::end_of(0), true);
+        for _ in 0..2 {
+            for (a, b) in host.iter().zip(device.iter()) {
+                let (a, b) = (a.unwrap(), b.unwrap());
+                assert_eq!(a.targets.into_data(), b.targets.into_data());
+                assert_eq!(a.images.into_data(), b.images.into_data());
+            }
+        }
         let mut sorted = orders[2].clone();
         sorted.sort();
         assert_eq!(sorted, (0..10).collect::<Vec<_>>(), "every item once");

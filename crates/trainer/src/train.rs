@@ -108,9 +108,11 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         t.seed,
         config.data.shuffle,
         start,
-    );
+    )
+    .on_gpu(run.backend.is_gpu());
     let valid_loader =
-        EpochLoader::evaluation(splits.valid, ModelBatcher(batcher.clone()), t.batch_size);
+        EpochLoader::evaluation(splits.valid, ModelBatcher(batcher.clone()), t.batch_size)
+            .on_gpu(run.backend.is_gpu());
 
     let info = RunInfo::new(
         run.backend,
