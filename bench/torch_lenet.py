@@ -144,7 +144,8 @@ def evaluate(model, x, y):
     return loss / len(x), correct / len(x)
 
 
-def train(data_dir, epochs, device):
+def train(data_dir, epochs, device, batch=None):
+    batch = batch or BATCH
     start = time.perf_counter()
     torch.manual_seed(42)
     x, y = (t.to(device) for t in load(data_dir, "train"))
@@ -161,8 +162,8 @@ def train(data_dir, epochs, device):
         order = torch.randperm(len(x_train), device=device)
         lr = opt.param_groups[0]["lr"]
         total, correct = 0.0, 0
-        for i in range(0, len(order), BATCH):
-            idx = order[i:i + BATCH]
+        for i in range(0, len(order), batch):
+            idx = order[i:i + batch]
             xb, yb = x_train[idx], y_train[idx]
             opt.zero_grad(set_to_none=True)
             out = model(xb)
@@ -196,6 +197,7 @@ def main():
                       help="directory with the four raw MNIST IDX files")
     full.add_argument("--epochs", type=int, default=4)
     full.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    full.add_argument("--batch-size", type=int, default=BATCH)
     args = parser.parse_args()
 
     torch.set_num_threads(2)
@@ -205,7 +207,7 @@ def main():
     else:
         if args.device == "cuda" and not torch.cuda.is_available():
             sys.exit("error: --device cuda, but this PyTorch sees no CUDA GPU")
-        train(args.data_dir, args.epochs, torch.device(args.device))
+        train(args.data_dir, args.epochs, torch.device(args.device), args.batch_size)
 
 
 if __name__ == "__main__":
