@@ -304,7 +304,7 @@ fn the_api_answers_and_refuses_clearly() {
     assert_eq!(assert_prediction(&answer), predicted);
 
     // Refusals: a 4xx with a JSON error saying what is wrong.
-    let limit = trainer::serve::BODY_LIMIT;
+    let limit = trainer::commands::serve::BODY_LIMIT;
     let response = announce_body(url, limit + 1);
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
     assert!(response.contains("larger than 8 MiB"), "{response}");
@@ -500,7 +500,7 @@ fn a_flood_of_huge_pictures_gets_503s_and_memory_stays_within_the_budget() {
     // The uploads in flight hold at most the budget (1 GiB); 256 MiB more is left for the
     // estimates' errors, sockets and the allocator's slack.
     let peak = server.peak_rss_mib();
-    let bound = before + u64::from(trainer::serve::BUDGET_MIB) + 256;
+    let bound = before + u64::from(trainer::commands::serve::BUDGET_MIB) + 256;
     assert!(
         peak <= bound,
         "peak RSS {peak} MiB, {before} MiB before the flood: above {bound} MiB"
@@ -614,7 +614,7 @@ fn ctrl_c_finishes_requests_in_progress_but_not_stalled_clients() {
     assert!(status.success(), "{status}");
     assert!(rest.contains("stopped"), "{rest}");
     // The stalled client holds the server for the grace period at most, not the read timeout.
-    let most = trainer::serve::SHUTDOWN_GRACE + Duration::from_secs(2);
+    let most = trainer::commands::serve::SHUTDOWN_GRACE + Duration::from_secs(2);
     assert!(
         took < most,
         "stopped after {took:?}, expected under {most:?}"

@@ -7,9 +7,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use trainer::cli::{Cli, Command, EvalArgs, ExportArgs, FetchArgs, TrainArgs};
+use trainer::commands::{predict, serve, tutorials};
 use trainer::console;
 use trainer::error::Error;
-use trainer::{malloc, panics, predict, report, serve, train, tutorials};
+use trainer::training::train;
+use trainer::{malloc, panics, report};
 
 fn main() -> ExitCode {
     malloc::pin_thresholds();

@@ -8,7 +8,7 @@ use crate::cli::PredictArgs;
 use crate::console;
 use crate::error::Error;
 use crate::evaluate::{self, ProbabilityRow};
-use crate::model_dir::ModelDir;
+use crate::run_dir::model_dir::ModelDir;
 
 #[derive(Debug, Serialize)]
 struct Guess {

@@ -26,11 +26,11 @@ use model::pack::{self, Expected, Problems, Scalar};
 use crate::config::{OptimizerConfig, TrainConfig, model_differences};
 use crate::error::Error;
 use crate::failure::WriteFailure;
-use crate::layout::{CHECKPOINT_PARTS, Position, checkpoint_path, parse_checkpoint_name};
-use crate::layout::{MODEL_CONFIG, WEIGHTS};
-use crate::model_dir::ModelDir;
-use crate::optimizer;
-use crate::trainee::Trainee;
+use crate::run_dir::layout::{CHECKPOINT_PARTS, Position, checkpoint_path, parse_checkpoint_name};
+use crate::run_dir::layout::{MODEL_CONFIG, WEIGHTS};
+use crate::run_dir::model_dir::ModelDir;
+use crate::training::optimizer;
+use crate::training::trainee::Trainee;
 use model::{Classifier, ModelConfig};
 
 /// Saves one record kind (model, optimizer or scheduler) per epoch, atomically; restores only

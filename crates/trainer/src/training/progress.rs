@@ -23,7 +23,7 @@ use burn::train::renderer::{
 use crate::console;
 use crate::error::Error;
 use crate::failure::WriteFailure;
-use crate::history::{History, IterationRecord};
+use crate::run_dir::history::{History, IterationRecord};
 
 // The names Burn's metrics register under.
 const LOSS: &str = "Loss";

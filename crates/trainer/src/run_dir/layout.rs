@@ -8,7 +8,7 @@
 //!   config.toml            the resolved training config
 //!   run.json               backend, device, versions, seed, threads
 //!   history.json           per-epoch numbers, saved after every epoch
-//!   model.toml, model.bpk, input.toml   the trained model (see model_dir.rs)
+//!   model.toml, model.bpk, input.toml   the trained model (see run_dir/model_dir.rs)
 //!   metrics.json, report.txt, eval.json, parameters.txt, *.png   results and pictures
 //!   checkpoint/            model-N.bpk, optim-N.bpk, scheduler-N.bpk
 //!   train/, valid/         Burn's metric logs: epoch-N/<Metric>.log
@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::lock::RunLock;
+use crate::run_dir::lock::RunLock;
 
 pub const MANIFEST: &str = "trainer-manifest.json";
 pub const CONFIG: &str = "config.toml";
@@ -745,7 +745,7 @@ mod tests {
                 "notes.txt",
                 "plots",
                 MANIFEST,
-                crate::lock::LOCK
+                crate::run_dir::lock::LOCK
             ]
         );
     }

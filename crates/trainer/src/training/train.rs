@@ -15,24 +15,24 @@ use burn::train::{Interrupter, Learner, SupervisedTraining};
 use data::{MnistBatcher, MnistDataset, MnistItem};
 use model::ImageBatch;
 
-use crate::checkpoint::{self, CheckedCheckpoint, EveryNKeepLast, Inventory};
 use crate::dataset::{self, ModelBatcher};
 use crate::error::Error;
 use crate::evaluate;
 use crate::failure::WriteFailure;
-use crate::history::History;
-use crate::layout::{self, Position};
-use crate::loader::EpochLoader;
 use crate::memory;
-use crate::metric_logs::MetricLogs;
-use crate::model_dir::{InputSpec, ModelDir};
-use crate::optimizer;
-use crate::plan::{Plan, Prepared};
-use crate::progress::{self, EpochLines, Recorder};
 use crate::run::{Mode, TrainRun};
-use crate::run_info::RunInfo;
-use crate::throughput::ImagesPerSecond;
-use crate::trainee::{MidEpochSaver, Trainee};
+use crate::run_dir::history::History;
+use crate::run_dir::layout::{self, Position};
+use crate::run_dir::metric_logs::MetricLogs;
+use crate::run_dir::model_dir::{InputSpec, ModelDir};
+use crate::run_dir::run_info::RunInfo;
+use crate::training::checkpoint::{self, CheckedCheckpoint, EveryNKeepLast, Inventory};
+use crate::training::loader::EpochLoader;
+use crate::training::optimizer;
+use crate::training::progress::{self, EpochLines, Recorder};
+use crate::training::resume::{Plan, Prepared};
+use crate::training::throughput::ImagesPerSecond;
+use crate::training::trainee::{MidEpochSaver, Trainee};
 
 /// A finished run: the trained model and what the reports need.
 pub struct Outcome {

@@ -11,10 +11,10 @@ use crate::backend_choice::Chosen;
 use crate::config::TrainConfig;
 use crate::console;
 use crate::error::Error;
-use crate::layout;
 use crate::report;
 use crate::run::{Mode, TrainRun};
-use crate::train;
+use crate::run_dir::layout;
+use crate::training::train;
 
 /// The list of tutorials.
 #[derive(Debug, Deserialize)]

@@ -19,8 +19,8 @@ use model::{Classifier, ImageBatch};
 use crate::config::TrainConfig;
 use crate::error::Error;
 use crate::failure::WriteFailure;
-use crate::layout::{CHECKPOINT_PARTS, Position, checkpoint_path};
-use crate::optimizer;
+use crate::run_dir::layout::{CHECKPOINT_PARTS, Position, checkpoint_path};
+use crate::training::optimizer;
 
 #[derive(Module, Debug)]
 pub struct Trainee {

@@ -29,7 +29,7 @@ use hyper_util::service::TowerToHyperService;
 use crate::cli::ServeArgs;
 use crate::console;
 use crate::error::Error;
-use crate::model_dir::ModelDir;
+use crate::run_dir::model_dir::ModelDir;
 
 pub use api::BODY_LIMIT;
 pub use budget::BUDGET_MIB;

@@ -2,6 +2,8 @@
 //! (curves, sample grid, mistakes, confusion matrix, first-layer filters and feature maps,
 //! parameter statistics).
 
+pub mod stats;
+
 use std::fmt::Write;
 use std::path::Path;
 
@@ -16,11 +18,10 @@ use crate::config::TrainConfig;
 use crate::dataset::{self, ModelBatcher};
 use crate::error::Error;
 use crate::evaluate::{self, Evaluation, ProbabilityRow};
-use crate::history::{EpochRecord, History, IterationRecord};
-use crate::layout::{self, EVAL_FILES, EVAL_TRAIN_FILES, RUN_DIRS, RUN_FILES, RunDir};
-use crate::model_dir::ModelDir;
-use crate::stats;
-use crate::train::Outcome;
+use crate::run_dir::history::{EpochRecord, History, IterationRecord};
+use crate::run_dir::layout::{self, EVAL_FILES, EVAL_TRAIN_FILES, RUN_DIRS, RUN_FILES, RunDir};
+use crate::run_dir::model_dir::ModelDir;
+use crate::training::train::Outcome;
 
 #[derive(Serialize)]
 struct Metrics<'a> {

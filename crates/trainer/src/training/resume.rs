@@ -7,12 +7,12 @@ use std::collections::BTreeSet;
 
 use burn::tensor::Device;
 
-use crate::checkpoint::{CheckedCheckpoint, Inventory};
 use crate::config::{MAX_EPOCHS, ScheduleConfig, TrainConfig, model_differences};
 use crate::error::Error;
-use crate::layout::{self, Position, RUN_DIRS, RUN_FILES, RunDir, TRAIN_LOGS, VALID_LOGS};
-use crate::model_dir::InputSpec;
 use crate::run::{Mode, Resume, TrainRun};
+use crate::run_dir::layout::{self, Position, RUN_DIRS, RUN_FILES, RunDir, TRAIN_LOGS, VALID_LOGS};
+use crate::run_dir::model_dir::InputSpec;
+use crate::training::checkpoint::{CheckedCheckpoint, Inventory};
 
 pub struct Plan {
     dir: RunDir,
