@@ -1,16 +1,25 @@
 //! The command line: `trainer [train] --config FILE`, `eval`, `predict`, `serve`, `fetch`,
-//! `export-tsv`.
+//! `export-tsv`, `tutorials`. Each subcommand's flags are resolved here, once, into what to run
+//! ([`Resolved`]): the config loaded and validated, the backend chosen, and for the commands that
+//! compute at once, its device opened and probed. Below this file nothing sees clap's types.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use data::DatasetKind;
 
 use crate::backend_choice::{Chosen, Selection};
+use crate::commands::eval::EvalRun;
+use crate::commands::export_tsv::ExportTsvRun;
+use crate::commands::fetch::FetchRun;
+use crate::commands::predict::PredictRun;
+use crate::commands::serve::ServeRun;
+use crate::commands::tutorials::TutorialsRun;
 use crate::config::TrainConfig;
 use crate::error::Error;
-use crate::run::{Mode, Resume, TrainRun};
+use crate::run::{Mode, Resume, TrainRun, open_device};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,6 +35,48 @@ pub struct Cli {
     /// Without a subcommand, `trainer --config FILE` trains.
     #[command(flatten)]
     pub train: TrainArgs,
+}
+
+/// A command line resolved into what to run: one variant per subcommand.
+#[derive(Debug)]
+pub enum Resolved {
+    Train(Box<TrainRun>),
+    Eval(EvalRun),
+    Predict(PredictRun),
+    Serve(ServeRun),
+    Fetch(FetchRun),
+    ExportTsv(ExportTsvRun),
+    Tutorials(TutorialsRun),
+}
+
+impl Cli {
+    /// The subcommand (`train` when none is named), resolved.
+    pub fn resolve(self) -> Result<Resolved, Error> {
+        Ok(match self.command {
+            Some(Command::Train(args)) => Resolved::Train(Box::new(args.resolve()?)),
+            None => Resolved::Train(Box::new(self.train.resolve()?)),
+            Some(Command::Eval(args)) => Resolved::Eval(args.resolve()?),
+            Some(Command::Predict(args)) => Resolved::Predict(args.resolve()?),
+            Some(Command::Serve(args)) => Resolved::Serve(args.resolve()?),
+            Some(Command::Fetch(args)) => Resolved::Fetch(FetchRun {
+                dataset: args.dataset,
+                data_dir: args.data_dir,
+            }),
+            Some(Command::ExportTsv(args)) => Resolved::ExportTsv(ExportTsvRun {
+                dataset: args.dataset,
+                data_dir: args.data_dir,
+                split: args.split.into(),
+                limit: args.limit,
+                output: args.output,
+            }),
+            Some(Command::Tutorials(args)) => Resolved::Tutorials(TutorialsRun {
+                backend: args.backend.get(),
+                list: args.list,
+                only: args.only,
+                table_only: args.table_only,
+            }),
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,6 +224,20 @@ pub struct EvalArgs {
     pub backend: BackendArg,
 }
 
+impl EvalArgs {
+    pub fn resolve(self) -> Result<EvalRun, Error> {
+        let device = open_device(self.backend.get().backend)?;
+        Ok(EvalRun {
+            model: self.model,
+            data_dir: self.data_dir,
+            output: self.output,
+            split: self.split.into(),
+            probabilities: self.probabilities,
+            device,
+        })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PredictArgs {
     /// A model directory (an artifact directory after training).
@@ -195,6 +260,20 @@ pub struct PredictArgs {
     pub backend: BackendArg,
 }
 
+impl PredictArgs {
+    pub fn resolve(self) -> Result<PredictRun, Error> {
+        let device = open_device(self.backend.get().backend)?;
+        Ok(PredictRun {
+            model: self.model,
+            images: self.images,
+            json: self.json,
+            raw: self.raw,
+            probabilities: self.probabilities,
+            device,
+        })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// A model directory (an artifact directory after training); loaded once at start-up.
@@ -210,6 +289,20 @@ pub struct ServeArgs {
     pub read_timeout: u64,
     #[command(flatten)]
     pub backend: BackendArg,
+}
+
+impl ServeArgs {
+    pub fn resolve(self) -> Result<ServeRun, Error> {
+        let backend = self.backend.get().backend;
+        let device = open_device(backend)?;
+        Ok(ServeRun {
+            model: self.model,
+            addr: self.addr,
+            read_timeout: Duration::from_secs(self.read_timeout),
+            backend,
+            device,
+        })
+    }
 }
 
 #[derive(Debug, Args)]

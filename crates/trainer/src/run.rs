@@ -3,8 +3,11 @@
 
 use std::path::PathBuf;
 
+use burn::tensor::Device;
+
 use crate::backend::Backend;
 use crate::config::TrainConfig;
+use crate::error::Error;
 
 /// Where to continue from: `--resume` alone means the newest complete checkpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,4 +38,12 @@ pub struct TrainRun {
     /// Why that backend ("asked for", "the default", or what `auto` saw).
     pub backend_why: String,
     pub mode: Mode,
+}
+
+/// The backend's device, checked with one tiny computation ([`Backend::probe`]): the one place
+/// a backend becomes a device a command can use.
+pub fn open_device(backend: Backend) -> Result<Device, Error> {
+    let device = backend.device();
+    backend.probe(&device)?;
+    Ok(device)
 }

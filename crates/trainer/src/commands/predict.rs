@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::tensor::Device;
 use serde::Serialize;
 
-use crate::cli::PredictArgs;
 use crate::console;
 use crate::error::Error;
 use crate::evaluate::{self, ProbabilityRow};
@@ -27,18 +27,32 @@ struct FilePrediction {
 /// Pictures go through the model this many at a time, so any number of files fits in memory.
 const BATCH: usize = 256;
 
-pub fn command(args: PredictArgs) -> Result<(), Error> {
-    let backend = args.backend.get().backend;
-    let device = backend.device();
-    backend.probe(&device)?;
-    let ModelDir { model, input, .. } = ModelDir::load(&args.model, &device)?;
+/// `trainer predict`, resolved: the device is open and probed.
+#[derive(Clone, Debug)]
+pub struct PredictRun {
+    /// A model directory (an artifact directory after training).
+    pub model: PathBuf,
+    /// PNG, JPEG, BMP or PGM files, any size and colour.
+    pub images: Vec<PathBuf>,
+    /// Print a JSON array instead of text.
+    pub json: bool,
+    /// The pictures already are MNIST digits: take their pixels as they are.
+    pub raw: bool,
+    /// Also write each picture's ten class probabilities to this CSV file.
+    pub probabilities: Option<PathBuf>,
+    pub device: Device,
+}
+
+pub fn run(run: &PredictRun) -> Result<(), Error> {
+    let device = &run.device;
+    let ModelDir { model, input, .. } = ModelDir::load(&run.model, device)?;
     let names = input.dataset.class_names();
 
     // Convert every file first, so one bad file is reported without stopping the others.
     let mut failed = 0;
     let mut ready = Vec::new();
-    for path in &args.images {
-        match read(path, args.raw) {
+    for path in &run.images {
+        match read(path, run.raw) {
             Ok(pixels) => ready.push((path.clone(), pixels)),
             Err(message) => {
                 failed += 1;
@@ -51,7 +65,7 @@ pub fn command(args: PredictArgs) -> Result<(), Error> {
     let mut all_probabilities = Vec::new();
     for chunk in ready.chunks(BATCH) {
         let pixels: Vec<[u8; 784]> = chunk.iter().map(|(_, p)| *p).collect();
-        let images = input.batcher().images(&pixels, &device);
+        let images = input.batcher().images(&pixels, device);
         for ((file, _), probs) in chunk.iter().zip(evaluate::probabilities(&model, images)?) {
             let mut order: Vec<usize> = (0..probs.len()).collect();
             order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
@@ -72,7 +86,7 @@ pub fn command(args: PredictArgs) -> Result<(), Error> {
             all_probabilities.push(probs);
         }
     }
-    if let Some(path) = &args.probabilities {
+    if let Some(path) = &run.probabilities {
         let rows: Vec<ProbabilityRow> = results
             .iter()
             .zip(&all_probabilities)
@@ -86,7 +100,7 @@ pub fn command(args: PredictArgs) -> Result<(), Error> {
         evaluate::write_probabilities(path, "file", &rows)?;
     }
 
-    if args.json {
+    if run.json {
         let text = serde_json::to_string_pretty(&results)
             .map_err(|e| Error::Usage(format!("cannot encode the predictions: {e}")))?;
         console::line(text)?;
@@ -108,7 +122,7 @@ pub fn command(args: PredictArgs) -> Result<(), Error> {
     if failed > 0 {
         return Err(Error::PredictFailed {
             failed,
-            total: args.images.len(),
+            total: run.images.len(),
         });
     }
     Ok(())

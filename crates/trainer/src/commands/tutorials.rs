@@ -59,12 +59,26 @@ struct Measured {
     seconds: f64,
 }
 
-pub fn command(
-    list_path: &Path,
-    only: &[String],
-    table_only: bool,
-    backend: Chosen,
-) -> Result<(), Error> {
+/// `trainer tutorials`, resolved.
+#[derive(Clone, Debug)]
+pub struct TutorialsRun {
+    /// The list of tutorials: each config, the tutorial's name and its published figure.
+    pub list: PathBuf,
+    /// Run only these (config file names without `.toml`).
+    pub only: Vec<String>,
+    /// Print the table from the runs already in the artifact directories, training nothing.
+    pub table_only: bool,
+    pub backend: Chosen,
+}
+
+pub fn run(run: &TutorialsRun) -> Result<(), Error> {
+    let TutorialsRun {
+        list: list_path,
+        only,
+        table_only,
+        backend,
+    } = run;
+    let table_only = *table_only;
     let text =
         files::read_capped_string(list_path, 1 << 20).map_err(|e| Error::read(list_path, e))?;
     let list: List = toml::from_str(&text).map_err(|source| Error::ConfigSyntax {

@@ -168,7 +168,7 @@ fn curves(dir: &Path, history: &History) -> Result<(), Error> {
 
 /// The text report, the confusion heatmap and the most confidently wrong images of a split,
 /// written as the files `names` (report, numbers, heatmap, mistakes; see `layout::EVAL_FILES`).
-fn split_report(
+pub fn split_report(
     dir: &Path,
     kind: DatasetKind,
     split: data::Split,
@@ -370,113 +370,4 @@ fn parameters(
         grad_items.len()
     );
     layout::write_text(&dir.join(layout::PARAMETERS), &text)
-}
-
-/// `trainer eval`: a saved model on a whole split of the data it was trained on, with the
-/// report written to `output` (the model directory unless given), refusing to replace files
-/// there that are not ours.
-pub fn evaluate_saved(
-    args: &crate::cli::EvalArgs,
-    split: data::Split,
-    device: &Device,
-) -> Result<String, Error> {
-    let names = match split {
-        data::Split::Test => EVAL_FILES,
-        data::Split::Train => EVAL_TRAIN_FILES,
-    };
-    // One writer per directory: a training run or another eval there waits its turn. The lock
-    // comes first, so that a model being written by a run in that directory is never read.
-    let mut out = RunDir::lock(args.output.as_deref().unwrap_or(&args.model))?;
-    let evaluated = (|| {
-        if out.root() == args.model {
-            // Reading the model from the directory written into: no link or FIFO is followed.
-            let strange = out.links(&RUN_FILES, &RUN_DIRS);
-            if !strange.is_empty() {
-                return Err(Error::Links {
-                    dir: out.root().to_path_buf(),
-                    paths: strange,
-                });
-            }
-        }
-        let saved = ModelDir::load(&args.model, device)?;
-        out.check_writable(&names, &[])?;
-        let items = eval_data(&args.model, &saved, args.data_dir.as_deref(), split)?;
-        let batcher = saved.input.batcher();
-        let eval = evaluate::evaluate(&saved.model, items.items(), &batcher, 256, device)?;
-        if let Some(path) = &args.probabilities {
-            let rows: Vec<ProbabilityRow> = eval
-                .predictions
-                .iter()
-                .enumerate()
-                .map(|(i, p)| ProbabilityRow {
-                    id: i.to_string(),
-                    label: Some(p.label),
-                    predicted: p.predicted as usize,
-                    probabilities: &p.probabilities,
-                })
-                .collect();
-            evaluate::write_probabilities(path, "index", &rows)?;
-        }
-        Ok((saved, items, eval))
-    })();
-    let (saved, items, eval) = match evaluated {
-        Ok(done) => done,
-        Err(e) => {
-            // Nothing was written into the directory yet.
-            out.abandon();
-            return Err(e);
-        }
-    };
-    out.claim(&names, &[])?;
-    let text = split_report(out.root(), saved.input.dataset, split, &eval, &items, names)?;
-    Ok(format!(
-        "{text}\n{} written to {}",
-        names.join(", "),
-        out.root().display()
-    ))
-}
-
-/// The images a saved model is evaluated on: when the model directory is a run directory, the
-/// split of exactly the data its run trained on (its `config.toml` names TSV files, IDX files or
-/// a dataset, and the training split is what the run trained on, without the held-out
-/// validation images); else the dataset its `input.toml` names.
-fn eval_data(
-    model_dir: &Path,
-    saved: &ModelDir,
-    data_dir: Option<&Path>,
-    split: data::Split,
-) -> Result<MnistDataset, Error> {
-    let run_config = model_dir.join(layout::CONFIG);
-    if !run_config.is_file() {
-        let files = data::ensure(saved.input.dataset, data_dir, &mut |line| {
-            eprintln!("data: {line}")
-        })?;
-        return Ok(MnistDataset::open(&files, split)?);
-    }
-    let mut config = TrainConfig::load(&run_config)?;
-    if config.model != saved.config {
-        return Err(Error::ConfigValue {
-            path: run_config,
-            message: format!(
-                "its [model] (`{}`) is not the network in {} (`{}`); the directory mixes two runs",
-                config.model.describe(),
-                model_dir.join(layout::MODEL_CONFIG).display(),
-                saved.config.describe()
-            ),
-        });
-    }
-    if let Some(dir) = data_dir {
-        if config.data.names_files() {
-            return Err(Error::Usage(format!(
-                "--data-dir has no effect: the run in {} read the files its config.toml names",
-                model_dir.display()
-            )));
-        }
-        config.data.dir = Some(dir.to_path_buf());
-    }
-    let splits = dataset::load_splits(&config)?;
-    Ok(match split {
-        data::Split::Test => splits.test.as_ref().clone(),
-        data::Split::Train => dataset::materialize(&splits.train),
-    })
 }

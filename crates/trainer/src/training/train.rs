@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::evaluate;
 use crate::failure::WriteFailure;
 use crate::memory;
-use crate::run::{Mode, TrainRun};
+use crate::run::{Mode, TrainRun, open_device};
 use crate::run_dir::history::History;
 use crate::run_dir::layout::{self, Position};
 use crate::run_dir::metric_logs::MetricLogs;
@@ -68,8 +68,7 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         message,
     })?;
     let splits = dataset::load_splits(config)?;
-    let device = run.backend.device();
-    run.backend.probe(&device)?;
+    let device = open_device(run.backend)?;
     let batcher = MnistBatcher::new(config.data.normalize.clone(), config.data.resize);
     let iters_per_epoch = splits.train.len().div_ceil(t.batch_size);
     check_step_count(run, iters_per_epoch)?;

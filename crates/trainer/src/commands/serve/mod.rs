@@ -17,16 +17,18 @@ mod run_files;
 mod worker;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::pin::pin;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
+use burn::tensor::Device;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 
-use crate::cli::ServeArgs;
+use crate::backend::Backend;
 use crate::console;
 use crate::error::Error;
 use crate::run_dir::model_dir::ModelDir;
@@ -37,18 +39,28 @@ pub use budget::BUDGET_MIB;
 /// How long requests in progress may run on after Ctrl-C.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-pub fn command(args: ServeArgs) -> Result<(), Error> {
-    let backend = args.backend.get().backend;
-    let device = backend.device();
-    backend.probe(&device)?;
-    let read_timeout = Duration::from_secs(args.read_timeout);
+/// `trainer serve`, resolved: the device is open and probed.
+#[derive(Clone, Debug)]
+pub struct ServeRun {
+    /// A model directory (an artifact directory after training); loaded once at start-up.
+    pub model: PathBuf,
+    /// Address to listen on; port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// How long a client has to send its request headers, and again its body.
+    pub read_timeout: Duration,
+    pub backend: Backend,
+    pub device: Device,
+}
+
+pub fn run(run: &ServeRun) -> Result<(), Error> {
+    let (backend, device, read_timeout) = (run.backend, run.device.clone(), run.read_timeout);
     let ModelDir {
         config,
         input,
         model,
-    } = ModelDir::load(&args.model, &device)?;
+    } = ModelDir::load(&run.model, &device)?;
     let summary = model::summary(&config)?;
-    let files = run_files::RunFiles::read(&args.model);
+    let files = run_files::RunFiles::read(&run.model);
     let classes = input.dataset.class_names();
     let info = api::ModelInfo {
         network: summary.name.clone(),
@@ -74,14 +86,14 @@ pub fn command(args: ServeArgs) -> Result<(), Error> {
     );
 
     // The listener first, so a taken port is an error before any thread starts.
-    let listener = std::net::TcpListener::bind(args.addr)
+    let listener = std::net::TcpListener::bind(run.addr)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|source| Error::Listen {
-            addr: args.addr,
+            addr: run.addr,
             source,
         })?;
     let addr = listener.local_addr().map_err(|source| Error::Listen {
-        addr: args.addr,
+        addr: run.addr,
         source,
     })?;
     let (inference, worker) = worker::start(model, input.batcher(), device)
