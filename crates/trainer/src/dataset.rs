@@ -1,13 +1,14 @@
 //! The data a run trains, validates and tests on, cut as the config says, and the adapter that
 //! turns the data crate's batches into the model crate's (the two crates never meet).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::data::dataset::transform::PartialDataset;
 use burn::tensor::Device;
-use data::{MnistBatch, MnistBatcher, MnistDataset, MnistItem};
+use data::{DataFiles, DatasetKind, MnistBatch, MnistBatcher, MnistDataset, MnistItem};
 use model::ImageBatch;
 
 use crate::config::TrainConfig;
@@ -33,6 +34,14 @@ pub struct Splits {
     pub test: Arc<MnistDataset>,
 }
 
+/// Finds the files of `kind` (fetching them if needed) and verifies them: every command's way to
+/// the dataset, with its progress as `data: ...` lines on stderr.
+pub fn ensure(kind: DatasetKind, dir: Option<&Path>) -> Result<DataFiles, Error> {
+    Ok(data::ensure(kind, dir, &mut |line| {
+        eprintln!("data: {line}")
+    })?)
+}
+
 /// Finds (fetching if needed), verifies and reads the data, then cuts it.
 pub fn load_splits(config: &TrainConfig) -> Result<Splits, Error> {
     let (train_full, test) = match (&config.data.tsv, &config.data.idx) {
@@ -48,9 +57,7 @@ pub fn load_splits(config: &TrainConfig) -> Result<Splits, Error> {
         ),
         (None, None) => {
             let dir = config.data.dir.as_deref();
-            let files = data::ensure(config.data.dataset, dir, &mut |line| {
-                eprintln!("data: {line}")
-            })?;
+            let files = ensure(config.data.dataset, dir)?;
             (
                 MnistDataset::open(&files, data::Split::Train)?,
                 MnistDataset::open(&files, data::Split::Test)?,

@@ -44,7 +44,11 @@ pub fn probabilities(model: &Classifier, images: Tensor<4>) -> Result<Vec<Vec<f3
     Ok(values.chunks(classes).map(<[f32]>::to_vec).collect())
 }
 
-/// Every image of `items` through `model`, in batches of `batch_size`.
+/// Images per forward pass when evaluating or predicting: no gradients are kept, so a larger
+/// batch than training's is cheap, and any number of images fits in memory.
+pub const EVAL_BATCH: usize = 256;
+
+/// Every image of `items` through `model`, in batches of `batch_size` (at least 1).
 pub fn evaluate(
     model: &Classifier,
     items: &[MnistItem],
@@ -53,7 +57,7 @@ pub fn evaluate(
     device: &Device,
 ) -> Result<Evaluation, Error> {
     let mut predictions = Vec::with_capacity(items.len());
-    for chunk in items.chunks(batch_size.max(1)) {
+    for chunk in items.chunks(batch_size) {
         let batch = batcher.batch(chunk.to_vec(), device);
         for (item, probs) in chunk.iter().zip(probabilities(model, batch.images)?) {
             let (predicted, confidence) = argmax(&probs);

@@ -10,7 +10,7 @@ use crate::config::TrainConfig;
 use crate::console;
 use crate::dataset;
 use crate::error::Error;
-use crate::evaluate::{self, ProbabilityRow};
+use crate::evaluate::{self, EVAL_BATCH, ProbabilityRow};
 use crate::report::split_report;
 use crate::run_dir::layout::{self, EVAL_FILES, EVAL_TRAIN_FILES, RUN_DIRS, RUN_FILES, RunDir};
 use crate::run_dir::model_dir::ModelDir;
@@ -62,7 +62,7 @@ fn evaluate_saved(run: &EvalRun) -> Result<String, Error> {
         out.check_writable(&names, &[])?;
         let items = eval_data(&run.model, &saved, run.data_dir.as_deref(), split)?;
         let batcher = saved.input.batcher();
-        let eval = evaluate::evaluate(&saved.model, items.items(), &batcher, 256, device)?;
+        let eval = evaluate::evaluate(&saved.model, items.items(), &batcher, EVAL_BATCH, device)?;
         if let Some(path) = &run.probabilities {
             let rows: Vec<ProbabilityRow> = eval
                 .predictions
@@ -108,9 +108,7 @@ fn eval_data(
 ) -> Result<MnistDataset, Error> {
     let run_config = model_dir.join(layout::CONFIG);
     if !run_config.is_file() {
-        let files = data::ensure(saved.input.dataset, data_dir, &mut |line| {
-            eprintln!("data: {line}")
-        })?;
+        let files = dataset::ensure(saved.input.dataset, data_dir)?;
         return Ok(MnistDataset::open(&files, split)?);
     }
     let mut config = TrainConfig::load(&run_config)?;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use data::DatasetKind;
 
 use crate::console;
+use crate::dataset;
 use crate::error::Error;
 
 /// `trainer export-tsv`, resolved.
@@ -20,9 +21,7 @@ pub struct ExportTsvRun {
 }
 
 pub fn run(run: &ExportTsvRun) -> Result<(), Error> {
-    let files = data::ensure(run.dataset, run.data_dir.as_deref(), &mut |line| {
-        eprintln!("{line}")
-    })?;
+    let files = dataset::ensure(run.dataset, run.data_dir.as_deref())?;
     let dataset = data::MnistDataset::open(&files, run.split)?;
     let items = dataset.items();
     let items = &items[..run.limit.unwrap_or(items.len()).min(items.len())];

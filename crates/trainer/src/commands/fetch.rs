@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use data::DatasetKind;
 
 use crate::console;
+use crate::dataset;
 use crate::error::Error;
 
 /// `trainer fetch`, resolved.
@@ -16,9 +17,7 @@ pub struct FetchRun {
 }
 
 pub fn run(run: &FetchRun) -> Result<(), Error> {
-    let files = data::ensure(run.dataset, run.data_dir.as_deref(), &mut |line| {
-        console::progress(line)
-    })?;
+    let files = dataset::ensure(run.dataset, run.data_dir.as_deref())?;
     console::line(format!(
         "{} files verified in {}",
         files.kind.name(),

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::console;
 use crate::error::Error;
-use crate::evaluate::{self, ProbabilityRow};
+use crate::evaluate::{self, EVAL_BATCH, ProbabilityRow};
 use crate::run_dir::model_dir::ModelDir;
 
 #[derive(Debug, Serialize)]
@@ -23,9 +23,6 @@ struct FilePrediction {
     label: &'static str,
     top3: Vec<Guess>,
 }
-
-/// Pictures go through the model this many at a time, so any number of files fits in memory.
-const BATCH: usize = 256;
 
 /// `trainer predict`, resolved: the device is open and probed.
 #[derive(Clone, Debug)]
@@ -63,7 +60,7 @@ pub fn run(run: &PredictRun) -> Result<(), Error> {
 
     let mut results = Vec::new();
     let mut all_probabilities = Vec::new();
-    for chunk in ready.chunks(BATCH) {
+    for chunk in ready.chunks(EVAL_BATCH) {
         let pixels: Vec<[u8; 784]> = chunk.iter().map(|(_, p)| *p).collect();
         let images = input.batcher().images(&pixels, device);
         for ((file, _), probs) in chunk.iter().zip(evaluate::probabilities(&model, images)?) {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::backend_choice::Chosen;
 use crate::config::TrainConfig;
 use crate::console;
+use crate::dataset;
 use crate::error::Error;
 use crate::report;
 use crate::run::{Mode, TrainRun};
@@ -246,9 +247,7 @@ fn export_tsv(export: &ExportTsv, train: &Path, test: &Path) -> Result<(), Error
         if path.exists() {
             continue;
         }
-        let files = data::ensure(data::DatasetKind::Mnist, None, &mut |line| {
-            eprintln!("data: {line}")
-        })?;
+        let files = dataset::ensure(data::DatasetKind::Mnist, None)?;
         let items = data::MnistDataset::open(&files, split)?.into_items();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(Error::io(parent))?;

@@ -70,7 +70,7 @@ impl EpochLoader {
         Self {
             dataset,
             batcher,
-            batch_size: batch_size.max(1),
+            batch_size,
             device: Device::default(),
             seed: Some(seed),
             shuffle,

@@ -298,7 +298,7 @@ impl EpochLines {
             valid: HashMap::new(),
             lr: None,
             log_every,
-            batch_size: batch_size.max(1),
+            batch_size,
             epoch: 1,
             batches_total: 0,
             batches: 0,

@@ -17,7 +17,7 @@ use model::ImageBatch;
 
 use crate::dataset::{self, ModelBatcher};
 use crate::error::Error;
-use crate::evaluate;
+use crate::evaluate::{self, EVAL_BATCH};
 use crate::failure::WriteFailure;
 use crate::memory;
 use crate::run::{Mode, TrainRun, open_device};
@@ -53,9 +53,6 @@ pub struct Outcome {
     pub resumed_from: usize,
     pub wall_seconds: f64,
 }
-
-/// Images per forward pass when evaluating: no gradients are kept, so a larger batch is cheap.
-const EVAL_BATCH: usize = 256;
 
 pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
     let started = Instant::now();
