@@ -16,6 +16,7 @@ mod config;
 mod error;
 mod init;
 mod lenet;
+pub mod malloc;
 mod mlp;
 mod ops;
 pub mod pack;

@@ -3,7 +3,7 @@
 //! Not a stable API.
 //!
 //! From the bottom up (no file imports one above it):
-//! - helpers: `console` (stdout lines), `panics`, `malloc`, `error`, `failure` (the first
+//! - helpers: `console` (stdout lines), `panics`, `error`, `failure` (the first
 //!   write that failed during training);
 //! - what a run is: `config` (the TOML file), `backend`, `backend_choice` (`--backend auto`),
 //!   `run` (a run resolved from flags), `memory` (does it fit);
@@ -30,7 +30,6 @@ pub mod dataset;
 pub mod error;
 pub mod evaluate;
 pub mod failure;
-pub mod malloc;
 pub mod memory;
 pub mod panics;
 pub mod report;

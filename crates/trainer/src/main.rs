@@ -6,10 +6,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use model::malloc;
 use trainer::cli::{Cli, Resolved};
 use trainer::commands::{eval, export_tsv, fetch, predict, serve, train, tutorials};
 use trainer::error::Error;
-use trainer::{malloc, panics};
+use trainer::panics;
 
 fn main() -> ExitCode {
     malloc::pin_thresholds();
