@@ -21,7 +21,7 @@
 //! An example rather than a criterion bench: it builds with nothing beyond the dev backend and
 //! prints exactly the figures compared against PyTorch (`bench/vs_pytorch.sh`).
 //!
-//! On glibc the allocator is pinned first (see [`pin_malloc_thresholds`]): with glibc's default,
+//! On glibc the allocator is pinned first (`model::malloc`, as in the trainer): with glibc's default,
 //! adaptive thresholds the multi-MB activation and im2col buffers of every step go back to the
 //! kernel and come back as fresh zeroed pages (about 4,000 minor page faults a step, a third of
 //! the step time in the kernel), while the trainer, whose data loading happens to raise those
@@ -44,36 +44,6 @@ use model::{Classifier, Kernels, LenetConfig, LenetPreset, MlpConfig, MlpPreset,
 const BATCH: usize = 64;
 const LR: f64 = 0.02;
 const KINDS: [Kernels; 2] = [Kernels::Burn, Kernels::Custom];
-
-/// Keeps freed buffers of up to 32 MiB in the heap instead of returning them to the kernel.
-///
-/// glibc serves blocks above `M_MMAP_THRESHOLD` (128 KiB at start) with `mmap` and unmaps them on
-/// free, and trims the heap top above `M_TRIM_THRESHOLD`; both rise adaptively only when certain
-/// blocks are freed, so a process's step cost depends on what it allocated before. Fixing them at
-/// the values glibc's own adaptation tops out at (32 MiB, trim at twice that) gives the
-/// steady state the trainer runs in, whatever came before.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn pin_malloc_thresholds() {
-    use std::ffi::c_int;
-    unsafe extern "C" {
-        fn mallopt(param: c_int, value: c_int) -> c_int;
-    }
-    const M_TRIM_THRESHOLD: c_int = -1;
-    const M_MMAP_THRESHOLD: c_int = -3;
-    const MMAP_THRESHOLD: c_int = 32 << 20;
-    // SAFETY: mallopt only changes glibc malloc tunables; it is called before any other thread
-    // exists and takes plain integers.
-    let ok = unsafe {
-        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
-            && mallopt(M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD) == 1
-    };
-    if !ok {
-        eprintln!("warning: mallopt failed; step rates include page-fault churn");
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn pin_malloc_thresholds() {}
 
 /// The networks this bench knows, by the name `--nets` takes.
 fn network(name: &str) -> Option<ModelConfig> {
@@ -477,7 +447,9 @@ fn op_times(name: &str, config: &ModelConfig, reps: usize) {
 }
 
 fn main() {
-    pin_malloc_thresholds();
+    if !model::malloc::pin_thresholds() {
+        eprintln!("warning: mallopt failed; step rates include page-fault churn");
+    }
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {

@@ -3,7 +3,8 @@
 //! [`Classifier`] (forward pass, cross-entropy, `TrainStep` / `InferenceStep`) whose layers run
 //! Burn's ops or the `kernels` crate's faster CPU kernels ([`Kernels`]), a printable
 //! [`ModelSummary`], and weights files written whole and read back only after they are checked
-//! against the network ([`pack`]).
+//! against the network ([`pack`]); and [`malloc`], the allocator setting a training step's speed
+//! depends on.
 //!
 //! Not for: reading data sets, picking a backend, parsing command lines, training loops,
 //! metrics, plotting, or the layout of a model directory (the trainer's). The trainer joins

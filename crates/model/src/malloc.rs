@@ -5,9 +5,14 @@
 //! halves LeNet's step rate (937 against 1,750-1,790 images/s). glibc raises these thresholds by
 //! itself after some frees, so without pinning them the speed depends on what happened to be
 //! allocated before training. The values are the highest its own adjustment reaches.
+//!
+//! Called first in `main` by the trainer and by the step-rate example, so both measure the same
+//! steady state.
 
+/// Pins the thresholds; false if glibc refused them (only speed is lost). Call it first in
+/// `main`, before any other thread exists.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn pin_thresholds() {
+pub fn pin_thresholds() -> bool {
     use std::ffi::c_int;
     unsafe extern "C" {
         fn mallopt(param: c_int, value: c_int) -> c_int;
@@ -16,12 +21,14 @@ pub fn pin_thresholds() {
     const M_MMAP_THRESHOLD: c_int = -3;
     const MMAP_THRESHOLD: c_int = 32 << 20;
     // SAFETY: mallopt only sets glibc malloc tunables from plain integers; it runs first in
-    // main, before any other thread exists. Failure only costs speed, so its result is ignored.
+    // main, before any other thread exists.
     unsafe {
-        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
-        mallopt(M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD);
+        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+            && mallopt(M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD) == 1
     }
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn pin_thresholds() {}
+pub fn pin_thresholds() -> bool {
+    true
+}

@@ -13,7 +13,8 @@ use trainer::error::Error;
 use trainer::panics;
 
 fn main() -> ExitCode {
-    malloc::pin_thresholds();
+    // Failure only costs speed.
+    let _ = malloc::pin_thresholds();
     panics::install_hook();
     let result = Cli::parse().resolve().and_then(|resolved| match resolved {
         Resolved::Train(run) => train::run(&run),
