@@ -18,11 +18,12 @@ mod fetch;
 mod idx;
 mod item;
 mod kind;
+mod normalization;
 mod picture;
 mod preprocess;
 mod tsv;
 
-pub use batcher::{MnistBatch, MnistBatcher, Normalization, Resize};
+pub use batcher::{MnistBatch, MnistBatcher, Resize};
 pub use dataset::{DataError, IndexOutOfRange, MnistDataset, split_last};
 pub use fetch::{
     DataDir, DataFiles, FetchError, MNIST_FILE_NAMES, Sources, ensure, ensure_in, ensure_with,
@@ -34,6 +35,7 @@ pub use idx::{
 };
 pub use item::MnistItem;
 pub use kind::{DatasetKind, ParseDatasetKindError, Split};
+pub use normalization::Normalization;
 pub use picture::{
     MAX_PICTURE_BYTES, MAX_PICTURE_PIXELS, PictureError, decode_picture, decode_raw_picture,
     read_picture, read_raw_picture,

@@ -250,21 +250,10 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.model.validate().map_err(|e| format!("model: {e}"))?;
         check_resize(&self.model, self.data.resize).map_err(|e| format!("data.resize: {e}"))?;
-        match self.data.normalize {
-            Normalization::MeanStd { mean, std }
-                if !(std.is_finite() && std > 0.0 && mean.is_finite()) =>
-            {
-                return Err(format!(
-                    "data.normalize: std must be positive and mean finite, got mean {mean}, std {std}"
-                ));
-            }
-            Normalization::Divide { divisor } if !(divisor.is_finite() && divisor > 0.0) => {
-                return Err(format!(
-                    "data.normalize: divide_by must be a positive number, got {divisor}"
-                ));
-            }
-            _ => {}
-        }
+        self.data
+            .normalize
+            .check()
+            .map_err(|e| format!("data.normalize: {e}"))?;
         if self.data.limit == Some(0) {
             return Err("data.limit: must be at least 1 (leave it out to use every image)".into());
         }
