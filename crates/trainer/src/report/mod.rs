@@ -19,7 +19,7 @@ use crate::dataset::{self, ModelBatcher};
 use crate::error::Error;
 use crate::evaluate::{self, Evaluation, ProbabilityRow};
 use crate::run_dir::history::{EpochRecord, History, IterationRecord};
-use crate::run_dir::layout::{self, EVAL_FILES, EVAL_TRAIN_FILES, RUN_DIRS, RUN_FILES, RunDir};
+use crate::run_dir::manifest::{self, EVAL_FILES, EVAL_TRAIN_FILES, RUN_DIRS, RUN_FILES, RunDir};
 use crate::run_dir::model_dir::ModelDir;
 use crate::training::train::Outcome;
 
@@ -118,7 +118,7 @@ pub fn after_training(dir: &Path, config: &TrainConfig, outcome: &Outcome) -> Re
     }
     // Last: `metrics.json` marks a finished run. A run killed before it is finished by
     // `--resume`, which writes the reports and pictures again.
-    layout::write_json(&dir.join(layout::METRICS), &metrics)
+    manifest::write_json(&dir.join(manifest::METRICS), &metrics)
 }
 
 fn curves(dir: &Path, history: &History) -> Result<(), Error> {
@@ -138,7 +138,7 @@ fn curves(dir: &Path, history: &History) -> Result<(), Error> {
         series("train", &|e| e.train_accuracy.map(|a| a * 100.0)),
         series("valid", &|e| e.valid_accuracy.map(|a| a * 100.0)),
     ];
-    plot::training_curves(&dir.join(layout::CURVES), "epoch", &loss, &accuracy)?;
+    plot::training_curves(&dir.join(manifest::CURVES), "epoch", &loss, &accuracy)?;
 
     if !history.iterations.is_empty() {
         let per_iter = |f: &dyn Fn(&IterationRecord) -> f64| {
@@ -157,7 +157,7 @@ fn curves(dir: &Path, history: &History) -> Result<(), Error> {
             }]
         };
         plot::training_curves(
-            &dir.join(layout::CURVES_ITERATIONS),
+            &dir.join(manifest::CURVES_ITERATIONS),
             "iteration",
             &per_iter(&|i| i.loss),
             &per_iter(&|i| i.accuracy * 100.0),
@@ -167,7 +167,7 @@ fn curves(dir: &Path, history: &History) -> Result<(), Error> {
 }
 
 /// The text report, the confusion heatmap and the most confidently wrong images of a split,
-/// written as the files `names` (report, numbers, heatmap, mistakes; see `layout::EVAL_FILES`).
+/// written as the files `names` (report, numbers, heatmap, mistakes; see `manifest::EVAL_FILES`).
 pub fn split_report(
     dir: &Path,
     kind: DatasetKind,
@@ -179,8 +179,8 @@ pub fn split_report(
     let [report, numbers, heatmap, mistakes] = names;
     let classes = kind.class_names();
     let text = text_report(kind, split, eval);
-    layout::write_text(&dir.join(report), &text)?;
-    layout::write_json(&dir.join(numbers), eval)?;
+    manifest::write_text(&dir.join(report), &text)?;
+    manifest::write_json(&dir.join(numbers), eval)?;
     plot::confusion_heatmap(
         &dir.join(heatmap),
         &eval.confusion,
@@ -283,7 +283,7 @@ fn samples(
             wrong: p.predicted != p.label,
         })
         .collect();
-    plot::digit_grid(&dir.join(layout::SAMPLES), &tiles, 4)?;
+    plot::digit_grid(&dir.join(manifest::SAMPLES), &tiles, 4)?;
     Ok(())
 }
 
@@ -300,7 +300,7 @@ fn layer_pictures(
     };
     let filters = planes(weights);
     let title = "first convolution: filters";
-    plot::map_grid(&dir.join(layout::FILTERS), title, &filters.maps(), 10)?;
+    plot::map_grid(&dir.join(manifest::FILTERS), title, &filters.maps(), 10)?;
 
     let Some(item) = test.items().first() else {
         return Ok(());
@@ -308,7 +308,7 @@ fn layer_pictures(
     if let Some(maps) = model.feature_maps(batcher.images(&[item.image], device)) {
         let title = format!("first convolution: feature maps of a test '{}'", item.label);
         plot::map_grid(
-            &dir.join(layout::FEATURE_MAPS),
+            &dir.join(manifest::FEATURE_MAPS),
             &title,
             &planes(maps).maps(),
             10,
@@ -369,5 +369,5 @@ fn parameters(
         "Parameters of the trained model; gradients of the loss on the first {} training images.\n\n{table}",
         grad_items.len()
     );
-    layout::write_text(&dir.join(layout::PARAMETERS), &text)
+    manifest::write_text(&dir.join(manifest::PARAMETERS), &text)
 }

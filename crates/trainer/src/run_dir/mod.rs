@@ -4,8 +4,8 @@
 //! [`metric_logs`].
 
 pub mod history;
-pub mod layout;
 pub mod lock;
+pub mod manifest;
 pub mod metric_logs;
 pub mod model_dir;
 pub mod run_info;

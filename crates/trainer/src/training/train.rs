@@ -22,7 +22,7 @@ use crate::failure::WriteFailure;
 use crate::memory;
 use crate::run::{Mode, TrainRun, open_device};
 use crate::run_dir::history::History;
-use crate::run_dir::layout::{self, Position};
+use crate::run_dir::manifest::{self, Position};
 use crate::run_dir::metric_logs::MetricLogs;
 use crate::run_dir::model_dir::{InputSpec, ModelDir};
 use crate::run_dir::run_info::RunInfo;
@@ -37,7 +37,7 @@ use crate::training::trainee::{MidEpochSaver, Trainee};
 /// A finished run: the trained model and what the reports need.
 pub struct Outcome {
     /// The run directory, locked until this is dropped (after the reports are written).
-    pub dir: layout::RunDir,
+    pub dir: manifest::RunDir,
     pub model: model::Classifier,
     pub history: History,
     pub test: evaluate::Evaluation,
@@ -89,8 +89,8 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         .as_ref()
         .map_or(Position::end_of(0), |c| c.position);
     let resumed_from = start.epochs;
-    layout::write_toml(&dir.path(layout::CONFIG), config)?;
-    let history_path = dir.path(layout::HISTORY);
+    manifest::write_toml(&dir.path(manifest::CONFIG), config)?;
+    let history_path = dir.path(manifest::HISTORY);
     let mut history = History::load(&history_path)?;
     history.truncate_after(resumed_from);
 
@@ -118,7 +118,7 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         model.num_params(),
     );
     if start != Position::end_of(0) {
-        let path = dir.path(layout::RUN);
+        let path = dir.path(manifest::RUN);
         match RunInfo::load(&path) {
             Ok(earlier) => {
                 let differences = info.differences(&earlier);
@@ -136,7 +136,7 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
             ),
         }
     }
-    info.save(&dir.path(layout::RUN))?;
+    info.save(&dir.path(manifest::RUN))?;
     let checkpoints = dir.checkpoints();
     let interrupter = Interrupter::new();
     stop_on_ctrl_c(&interrupter);
@@ -298,8 +298,8 @@ fn check_step_count(run: &TrainRun, iters_per_epoch: usize) -> Result<(), Error>
 /// full disk, where the manifest could not be written.
 fn remove_partial_checkpoints(dir: &std::path::Path) {
     for position in Inventory::of(dir, &Default::default()).partial {
-        for part in layout::CHECKPOINT_PARTS {
-            let _ = std::fs::remove_file(layout::checkpoint_path(dir, part, position));
+        for part in manifest::CHECKPOINT_PARTS {
+            let _ = std::fs::remove_file(manifest::checkpoint_path(dir, part, position));
         }
     }
 }
