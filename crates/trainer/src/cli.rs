@@ -161,7 +161,7 @@ impl TrainArgs {
         let artifacts = self
             .artifacts
             .or_else(|| config.output.dir.clone())
-            .unwrap_or_else(|| crate::run_dir::manifest::default_artifacts(&config_path));
+            .unwrap_or_else(|| crate::run_dir::names::default_artifacts(&config_path));
         let mode = match (self.resume, self.overwrite) {
             (Some(resume), _) => Mode::Resume(resume),
             (None, true) => Mode::Overwrite,

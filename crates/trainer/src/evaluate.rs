@@ -102,7 +102,7 @@ pub fn write_probabilities(path: &Path, id: &str, rows: &[ProbabilityRow]) -> Re
         }
         out.push('\n');
     }
-    crate::run_dir::manifest::write_text(path, &out)
+    crate::run_dir::write::write_text(path, &out)
 }
 
 pub fn argmax(values: &[f32]) -> (usize, f32) {

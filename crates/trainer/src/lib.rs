@@ -7,10 +7,11 @@
 //!   write that failed during training);
 //! - what a run is: `config` (the TOML file), `backend`, `backend_choice` (`--backend auto`),
 //!   `run` (a run resolved from flags), `memory` (does it fit);
-//! - [`run_dir`]: the run directory on disk: `lock` (one writer at a time), `layout` (file names
-//!   and the manifest of what this program wrote), `history`, `run_info`, `model_dir`
-//!   (model.toml + model.bpk + input.toml as one unit), `metric_logs` (Burn's per-epoch logs,
-//!   written without following links);
+//! - [`run_dir`]: the run directory on disk: `lock` (one writer at a time), `names` (its files),
+//!   `manifest` (what this program wrote there), `position` (checkpoint positions and names),
+//!   `write` (atomic text files), `history`, `run_info`, `model_dir` (model.toml + model.bpk +
+//!   input.toml as one unit), `metric_logs` (Burn's per-epoch logs, written without following
+//!   links);
 //! - data: `dataset` (the splits), `evaluate` (predictions, accuracy, the confusion matrix);
 //! - [`training`]: `resume` (fresh, overwrite or resume: check everything, then change the
 //!   directory), `loader` (epoch order from the seed), `optimizer`, `trainee` (the model as

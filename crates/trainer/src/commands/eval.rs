@@ -12,8 +12,9 @@ use crate::dataset;
 use crate::error::Error;
 use crate::evaluate::{self, EVAL_BATCH, ProbabilityRow};
 use crate::report::split_report;
-use crate::run_dir::manifest::{self, EVAL_FILES, EVAL_TRAIN_FILES, RUN_DIRS, RUN_FILES, RunDir};
+use crate::run_dir::manifest::RunDir;
 use crate::run_dir::model_dir::ModelDir;
+use crate::run_dir::names::{self, EVAL_FILES, EVAL_TRAIN_FILES, RUN_DIRS, RUN_FILES};
 
 /// `trainer eval`, resolved: the device is open and probed.
 #[derive(Clone, Debug)]
@@ -106,7 +107,7 @@ fn eval_data(
     data_dir: Option<&Path>,
     split: data::Split,
 ) -> Result<MnistDataset, Error> {
-    let run_config = model_dir.join(manifest::CONFIG);
+    let run_config = model_dir.join(names::CONFIG);
     if !run_config.is_file() {
         let files = dataset::ensure(saved.input.dataset, data_dir)?;
         return Ok(MnistDataset::open(&files, split)?);
@@ -118,7 +119,7 @@ fn eval_data(
             message: format!(
                 "its [model] (`{}`) is not the network in {} (`{}`); the directory mixes two runs",
                 config.model.describe(),
-                model_dir.join(manifest::MODEL_CONFIG).display(),
+                model_dir.join(names::MODEL_CONFIG).display(),
                 saved.config.describe()
             ),
         });

@@ -14,7 +14,7 @@ use crate::dataset;
 use crate::error::Error;
 use crate::report;
 use crate::run::{Mode, TrainRun};
-use crate::run_dir::manifest;
+use crate::run_dir::names;
 use crate::training::train;
 
 /// The list of tutorials.
@@ -169,7 +169,7 @@ fn artifacts_of(config_path: &Path, config: &TrainConfig, runs: usize, i: usize)
         .output
         .dir
         .clone()
-        .unwrap_or_else(|| manifest::default_artifacts(config_path));
+        .unwrap_or_else(|| names::default_artifacts(config_path));
     if runs <= 1 && i == 0 {
         return dir;
     }
@@ -181,7 +181,7 @@ fn artifacts_of(config_path: &Path, config: &TrainConfig, runs: usize, i: usize)
 }
 
 fn read_metrics(artifacts: &Path) -> Result<Measured, Error> {
-    let path = artifacts.join(manifest::METRICS);
+    let path = artifacts.join(names::METRICS);
     let text = files::read_capped_string(&path, 64 << 20).map_err(|e| Error::read(&path, e))?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Json {
         path: path.clone(),

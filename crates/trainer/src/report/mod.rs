@@ -19,8 +19,10 @@ use crate::dataset::{self, ModelBatcher};
 use crate::error::Error;
 use crate::evaluate::{self, Evaluation, ProbabilityRow};
 use crate::run_dir::history::{EpochRecord, History, IterationRecord};
-use crate::run_dir::manifest::{self, EVAL_FILES, EVAL_TRAIN_FILES, RUN_DIRS, RUN_FILES, RunDir};
+use crate::run_dir::manifest::RunDir;
 use crate::run_dir::model_dir::ModelDir;
+use crate::run_dir::names::{self, EVAL_FILES, EVAL_TRAIN_FILES, RUN_DIRS, RUN_FILES};
+use crate::run_dir::write;
 use crate::training::train::Outcome;
 
 #[derive(Serialize)]
@@ -118,7 +120,7 @@ pub fn after_training(dir: &Path, config: &TrainConfig, outcome: &Outcome) -> Re
     }
     // Last: `metrics.json` marks a finished run. A run killed before it is finished by
     // `--resume`, which writes the reports and pictures again.
-    manifest::write_json(&dir.join(manifest::METRICS), &metrics)
+    write::write_json(&dir.join(names::METRICS), &metrics)
 }
 
 fn curves(dir: &Path, history: &History) -> Result<(), Error> {
@@ -138,7 +140,7 @@ fn curves(dir: &Path, history: &History) -> Result<(), Error> {
         series("train", &|e| e.train_accuracy.map(|a| a * 100.0)),
         series("valid", &|e| e.valid_accuracy.map(|a| a * 100.0)),
     ];
-    plot::training_curves(&dir.join(manifest::CURVES), "epoch", &loss, &accuracy)?;
+    plot::training_curves(&dir.join(names::CURVES), "epoch", &loss, &accuracy)?;
 
     if !history.iterations.is_empty() {
         let per_iter = |f: &dyn Fn(&IterationRecord) -> f64| {
@@ -157,7 +159,7 @@ fn curves(dir: &Path, history: &History) -> Result<(), Error> {
             }]
         };
         plot::training_curves(
-            &dir.join(manifest::CURVES_ITERATIONS),
+            &dir.join(names::CURVES_ITERATIONS),
             "iteration",
             &per_iter(&|i| i.loss),
             &per_iter(&|i| i.accuracy * 100.0),
@@ -167,7 +169,7 @@ fn curves(dir: &Path, history: &History) -> Result<(), Error> {
 }
 
 /// The text report, the confusion heatmap and the most confidently wrong images of a split,
-/// written as the files `names` (report, numbers, heatmap, mistakes; see `manifest::EVAL_FILES`).
+/// written as the files `names` (report, numbers, heatmap, mistakes; see `names::EVAL_FILES`).
 pub fn split_report(
     dir: &Path,
     kind: DatasetKind,
@@ -179,8 +181,8 @@ pub fn split_report(
     let [report, numbers, heatmap, mistakes] = names;
     let classes = kind.class_names();
     let text = text_report(kind, split, eval);
-    manifest::write_text(&dir.join(report), &text)?;
-    manifest::write_json(&dir.join(numbers), eval)?;
+    write::write_text(&dir.join(report), &text)?;
+    write::write_json(&dir.join(numbers), eval)?;
     plot::confusion_heatmap(
         &dir.join(heatmap),
         &eval.confusion,
@@ -283,7 +285,7 @@ fn samples(
             wrong: p.predicted != p.label,
         })
         .collect();
-    plot::digit_grid(&dir.join(manifest::SAMPLES), &tiles, 4)?;
+    plot::digit_grid(&dir.join(names::SAMPLES), &tiles, 4)?;
     Ok(())
 }
 
@@ -300,7 +302,7 @@ fn layer_pictures(
     };
     let filters = planes(weights);
     let title = "first convolution: filters";
-    plot::map_grid(&dir.join(manifest::FILTERS), title, &filters.maps(), 10)?;
+    plot::map_grid(&dir.join(names::FILTERS), title, &filters.maps(), 10)?;
 
     let Some(item) = test.items().first() else {
         return Ok(());
@@ -308,7 +310,7 @@ fn layer_pictures(
     if let Some(maps) = model.feature_maps(batcher.images(&[item.image], device)) {
         let title = format!("first convolution: feature maps of a test '{}'", item.label);
         plot::map_grid(
-            &dir.join(manifest::FEATURE_MAPS),
+            &dir.join(names::FEATURE_MAPS),
             &title,
             &planes(maps).maps(),
             10,
@@ -369,5 +371,5 @@ fn parameters(
         "Parameters of the trained model; gradients of the loss on the first {} training images.\n\n{table}",
         grad_items.len()
     );
-    manifest::write_text(&dir.join(manifest::PARAMETERS), &text)
+    write::write_text(&dir.join(names::PARAMETERS), &text)
 }

@@ -96,7 +96,7 @@ impl History {
     }
 
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        crate::run_dir::manifest::write_json(path, self)
+        crate::run_dir::write::write_json(path, self)
     }
 }
 

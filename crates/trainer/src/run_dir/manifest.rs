@@ -1,18 +1,7 @@
-//! The run directory (`--artifacts`, or `eval --output`): the names of the files this program
-//! writes there, and the manifest that records which of them it owns, so that `--overwrite`
-//! removes exactly those and never a file or folder of the user's.
-//!
-//! ```text
-//! artifacts/lenet/
-//!   trainer-manifest.json  what this program wrote here (read before anything is deleted)
-//!   config.toml            the resolved training config
-//!   run.json               backend, device, versions, seed, threads
-//!   history.json           per-epoch numbers, saved after every epoch
-//!   model.toml, model.bpk, input.toml   the trained model (see run_dir/model_dir.rs)
-//!   metrics.json, report.txt, eval.json, parameters.txt, *.png   results and pictures
-//!   checkpoint/            model-N.bpk, optim-N.bpk, scheduler-N.bpk
-//!   train/, valid/         Burn's metric logs: epoch-N/<Metric>.log
-//! ```
+//! A run directory's manifest and what it owns: [`RunDir`] reads the manifest that records which
+//! files this program wrote there, so that `--overwrite` removes exactly those and never a file
+//! or folder of the user's, and claims names before writing them. The names themselves are in
+//! `names.rs`.
 //!
 //! The manifest is written before the files it names (write-ahead), so a run killed at any
 //! moment never leaves a file of ours that the manifest does not list. Directories listed in
@@ -26,71 +15,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::run_dir::lock::RunLock;
-
-pub const MANIFEST: &str = "trainer-manifest.json";
-pub const CONFIG: &str = "config.toml";
-pub const RUN: &str = "run.json";
-pub const HISTORY: &str = "history.json";
-pub const METRICS: &str = "metrics.json";
-pub const MODEL_CONFIG: &str = "model.toml";
-pub const WEIGHTS: &str = "model.bpk";
-pub const INPUT: &str = "input.toml";
-pub const REPORT: &str = "report.txt";
-pub const EVAL: &str = "eval.json";
-pub const PARAMETERS: &str = "parameters.txt";
-pub const CURVES: &str = "curves.png";
-pub const CURVES_ITERATIONS: &str = "curves-iterations.png";
-pub const SAMPLES: &str = "samples.png";
-pub const CONFUSION: &str = "confusion.png";
-pub const MISTAKES: &str = "mistakes.png";
-pub const FILTERS: &str = "filters.png";
-pub const FEATURE_MAPS: &str = "feature_maps.png";
-pub const REPORT_TRAIN: &str = "report-train.txt";
-pub const EVAL_TRAIN: &str = "eval-train.json";
-pub const CONFUSION_TRAIN: &str = "confusion-train.png";
-pub const MISTAKES_TRAIN: &str = "mistakes-train.png";
-
-pub const CHECKPOINTS: &str = "checkpoint";
-pub const TRAIN_LOGS: &str = "train";
-pub const VALID_LOGS: &str = "valid";
-
-/// Every top-level file a training run (or `eval` in its directory) may write.
-pub const RUN_FILES: [&str; 21] = [
-    CONFIG,
-    RUN,
-    HISTORY,
-    METRICS,
-    MODEL_CONFIG,
-    WEIGHTS,
-    INPUT,
-    REPORT,
-    EVAL,
-    PARAMETERS,
-    CURVES,
-    CURVES_ITERATIONS,
-    SAMPLES,
-    CONFUSION,
-    MISTAKES,
-    FILTERS,
-    FEATURE_MAPS,
-    REPORT_TRAIN,
-    EVAL_TRAIN,
-    CONFUSION_TRAIN,
-    MISTAKES_TRAIN,
-];
-
-/// Every directory a training run creates.
-pub const RUN_DIRS: [&str; 3] = [CHECKPOINTS, TRAIN_LOGS, VALID_LOGS];
-
-/// The files `eval` writes into its output directory for the test split: report, numbers,
-/// confusion heatmap, mistakes.
-pub const EVAL_FILES: [&str; 4] = [REPORT, EVAL, CONFUSION, MISTAKES];
-
-/// The same for `eval --split train`.
-pub const EVAL_TRAIN_FILES: [&str; 4] = [REPORT_TRAIN, EVAL_TRAIN, CONFUSION_TRAIN, MISTAKES_TRAIN];
-
-/// The three records of a checkpoint, by file-name prefix: `checkpoint/<part>-<epoch>.bpk`.
-pub const CHECKPOINT_PARTS: [&str; 3] = ["model", "optim", "scheduler"];
+use crate::run_dir::names::{
+    CHECKPOINT_PARTS, CHECKPOINTS, CONFIG, MANIFEST, METRICS, RUN_DIRS, RUN_FILES, TRAIN_LOGS,
+    VALID_LOGS,
+};
+use crate::run_dir::position::{Position, checkpoint_path, parse_checkpoint_name};
+use crate::run_dir::write::write_json;
 
 /// The largest manifest read back (it lists a few dozen names).
 const MAX_MANIFEST_BYTES: u64 = 1 << 20;
@@ -113,44 +43,6 @@ pub struct Manifest {
     /// count as checkpoints, even if a kill left some of their files.
     #[serde(default)]
     pub discarding: BTreeSet<Position>,
-}
-
-/// Where a checkpoint stands in a run: after `epochs` whole epochs and `batches` batches of
-/// the next one (0 for the checkpoint taken at the end of an epoch).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Position {
-    pub epochs: usize,
-    pub batches: usize,
-}
-
-impl Position {
-    pub fn end_of(epoch: usize) -> Self {
-        Self {
-            epochs: epoch,
-            batches: 0,
-        }
-    }
-
-    /// Optimizer steps taken to get here.
-    pub fn steps(self, iters_per_epoch: usize) -> usize {
-        self.epochs * iters_per_epoch + self.batches
-    }
-
-    pub fn from_steps(steps: usize, iters_per_epoch: usize) -> Self {
-        Self {
-            epochs: steps / iters_per_epoch.max(1),
-            batches: steps % iters_per_epoch.max(1),
-        }
-    }
-}
-
-impl std::fmt::Display for Position {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.batches {
-            0 => write!(f, "epoch {}", self.epochs),
-            b => write!(f, "epoch {}, batch {b}", self.epochs + 1),
-        }
-    }
 }
 
 /// A directory this program writes into, with its manifest (if it has one), and the lock that
@@ -499,45 +391,6 @@ fn check_root(root: &Path) -> Result<(), Error> {
     }
 }
 
-/// `artifacts/<config file name>`: where a run goes unless `--artifacts` or `[output] dir` says.
-pub fn default_artifacts(config_path: &Path) -> PathBuf {
-    let name = config_path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "run".into());
-    PathBuf::from("artifacts").join(name)
-}
-
-/// `checkpoint/optim-3.bpk` at the end of epoch 3; `checkpoint/optim-4-200.bpk` in epoch 4
-/// after 200 batches (a mid-epoch checkpoint).
-pub fn checkpoint_path(dir: &Path, part: &str, position: Position) -> PathBuf {
-    match position.batches {
-        0 => dir.join(format!("{part}-{}.bpk", position.epochs)),
-        b => dir.join(format!("{part}-{}-{b}.bpk", position.epochs + 1)),
-    }
-}
-
-/// The part and position of a checkpoint file name such as `optim-12.bpk` or `model-4-200.bpk`.
-pub fn parse_checkpoint_name(name: &str) -> Option<(&'static str, Position)> {
-    let stem = name.strip_suffix(".bpk")?;
-    let number = |text: &str| -> Option<usize> {
-        (!text.starts_with('0') && !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| text.parse().ok())
-            .flatten()
-    };
-    CHECKPOINT_PARTS.iter().find_map(|&part| {
-        let rest = stem.strip_prefix(part)?.strip_prefix('-')?;
-        let position = match rest.split_once('-') {
-            None => Position::end_of(number(rest)?),
-            Some((epoch, batches)) => Position {
-                epochs: number(epoch)?.checked_sub(1)?,
-                batches: number(batches)?,
-            },
-        };
-        Some((part, position))
-    })
-}
-
 /// Whether `name` is a file this program writes inside its directory `dir` (relative path
 /// inside it, `/`-separated): checkpoint parts, Burn's `epoch-N/<Metric>.log`, and the temp
 /// files an atomic write leaves when killed (`.<name>.XXXXXX`, on systems without unnamed
@@ -636,29 +489,10 @@ fn remove_in(path: &Path, owner: &str, root: &Path, left: &mut Vec<PathBuf>) -> 
     Ok(())
 }
 
-/// Writes `value` as pretty JSON, atomically.
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Json {
-        path: path.to_path_buf(),
-        message: format!("cannot encode: {e}"),
-    })?;
-    write_text(path, &text)
-}
-
-/// Writes `value` as TOML, atomically.
-pub fn write_toml<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
-    let text = toml::to_string_pretty(value)
-        .map_err(|e| Error::Usage(format!("cannot encode {} as TOML: {e}", path.display())))?;
-    write_text(path, &text)
-}
-
-pub fn write_text(path: &Path, text: &str) -> Result<(), Error> {
-    files::write_atomic(path, text.as_bytes()).map_err(Error::io(path))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run_dir::names::{CURVES, WEIGHTS};
 
     #[test]
     fn owned_names_inside_our_directories() {
@@ -672,26 +506,6 @@ mod tests {
         assert!(!owned_in_dir(TRAIN_LOGS, "mine/Loss.log"));
         assert!(!owned_in_dir(VALID_LOGS, "Loss.log"));
         assert!(owned_in_dir(CHECKPOINTS, "model-3-200.bpk"));
-        assert_eq!(
-            parse_checkpoint_name("scheduler-7.bpk"),
-            Some(("scheduler", Position::end_of(7)))
-        );
-        let mid = Position {
-            epochs: 3,
-            batches: 200,
-        };
-        assert_eq!(
-            parse_checkpoint_name("optim-4-200.bpk"),
-            Some(("optim", mid))
-        );
-        assert_eq!(
-            checkpoint_path(Path::new("c"), "optim", mid),
-            Path::new("c/optim-4-200.bpk")
-        );
-        assert!(mid > Position::end_of(3) && mid < Position::end_of(4));
-        assert_eq!(parse_checkpoint_name("scheduler-x.bpk"), None);
-        assert_eq!(parse_checkpoint_name("model-0-5.bpk"), None);
-        assert_eq!(parse_checkpoint_name("model-3-0.bpk"), None);
     }
 
     fn names(dir: &Path) -> Vec<String> {

@@ -15,7 +15,7 @@ use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
 
 use crate::failure::WriteFailure;
-use crate::run_dir::manifest::{TRAIN_LOGS, VALID_LOGS};
+use crate::run_dir::names::{TRAIN_LOGS, VALID_LOGS};
 
 /// The largest log file read back (a value per batch: a few hundred KiB for MNIST).
 const MAX_LOG_BYTES: u64 = 64 << 20;

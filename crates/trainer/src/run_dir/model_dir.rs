@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{DataConfig, check_resize};
 use crate::error::Error;
-use crate::run_dir::manifest::{INPUT, MODEL_CONFIG, WEIGHTS};
+use crate::run_dir::names::{INPUT, MODEL_CONFIG, WEIGHTS};
 
 /// The largest `model.toml` or `input.toml` read: each is a few lines.
 const MAX_TOML_BYTES: u64 = 64 << 10;
@@ -66,13 +66,13 @@ impl ModelDir {
         input: &InputSpec,
     ) -> Result<(), Error> {
         model::save_weights(&dir.join(WEIGHTS), model)?;
-        crate::run_dir::manifest::write_toml(
+        crate::run_dir::write::write_toml(
             &dir.join(MODEL_CONFIG),
             &ModelFile {
                 model: config.clone(),
             },
         )?;
-        crate::run_dir::manifest::write_toml(&dir.join(INPUT), input)
+        crate::run_dir::write::write_toml(&dir.join(INPUT), input)
     }
 
     /// The network `dir/model.toml` describes, validated.

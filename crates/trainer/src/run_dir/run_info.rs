@@ -64,7 +64,7 @@ impl RunInfo {
     }
 
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        crate::run_dir::manifest::write_json(path, self)
+        crate::run_dir::write::write_json(path, self)
     }
 
     /// The `run.json` an earlier invocation wrote; an error (missing, damaged, edited) says

@@ -26,11 +26,9 @@ use model::pack::{self, Expected, Problems, Scalar};
 use crate::config::{OptimizerConfig, TrainConfig, model_differences};
 use crate::error::Error;
 use crate::failure::WriteFailure;
-use crate::run_dir::manifest::{
-    CHECKPOINT_PARTS, Position, checkpoint_path, parse_checkpoint_name,
-};
-use crate::run_dir::manifest::{MODEL_CONFIG, WEIGHTS};
 use crate::run_dir::model_dir::ModelDir;
+use crate::run_dir::names::{CHECKPOINT_PARTS, MODEL_CONFIG, WEIGHTS};
+use crate::run_dir::position::{Position, checkpoint_path, parse_checkpoint_name};
 use crate::training::optimizer;
 use crate::training::trainee::Trainee;
 use model::{Classifier, ModelConfig};

@@ -27,7 +27,7 @@ use data::MnistItem;
 use model::ImageBatch;
 
 use crate::dataset::{ModelBatcher, SharedDataset};
-use crate::run_dir::manifest::Position;
+use crate::run_dir::position::Position;
 
 /// Where the next epoch starts: shared by every copy of a loader (Burn moves loaders to the
 /// device by copying them).

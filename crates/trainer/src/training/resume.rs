@@ -10,10 +10,10 @@ use burn::tensor::Device;
 use crate::config::{MAX_EPOCHS, ScheduleConfig, TrainConfig, model_differences};
 use crate::error::Error;
 use crate::run::{Mode, Resume, TrainRun};
-use crate::run_dir::manifest::{
-    self, Position, RUN_DIRS, RUN_FILES, RunDir, TRAIN_LOGS, VALID_LOGS,
-};
+use crate::run_dir::manifest::RunDir;
 use crate::run_dir::model_dir::InputSpec;
+use crate::run_dir::names::{self, RUN_DIRS, RUN_FILES, TRAIN_LOGS, VALID_LOGS};
+use crate::run_dir::position::{self, Position};
 use crate::training::checkpoint::{CheckedCheckpoint, Inventory};
 
 pub struct Plan {
@@ -68,7 +68,7 @@ impl Plan {
                     );
                 }
                 dir.claim(&RUN_FILES, &RUN_DIRS)?;
-                dir.create_dir(manifest::CHECKPOINTS)?;
+                dir.create_dir(names::CHECKPOINTS)?;
                 Ok(Prepared {
                     dir,
                     checkpoint: None,
@@ -141,7 +141,7 @@ fn decide(
 
 fn holds_a_run(dir: &RunDir) -> bool {
     dir.manifest().is_some()
-        && (dir.path(manifest::WEIGHTS).exists()
+        && (dir.path(names::WEIGHTS).exists()
             || !Inventory::of(&dir.checkpoints(), &dir.discarding())
                 .complete
                 .is_empty())
@@ -154,13 +154,13 @@ fn resume_action(
     iters_per_epoch: usize,
     device: &Device,
 ) -> Result<Action, Error> {
-    let saved_path = dir.path(manifest::CONFIG);
+    let saved_path = dir.path(names::CONFIG);
     if dir.manifest().is_none() || std::fs::symlink_metadata(&saved_path).is_err() {
         return Err(Error::Resume(format!(
             "{} holds no earlier run of this program (no {} and {}); train without --resume first",
             dir.root().display(),
-            manifest::MANIFEST,
-            manifest::CONFIG
+            names::MANIFEST,
+            names::CONFIG
         )));
     }
     let saved = TrainConfig::load(&saved_path)?;
@@ -179,7 +179,7 @@ fn resume_action(
         return Err(Error::Resume(format!(
             "{} claims {beyond}, but this run has epochs of {iters_per_epoch} batches and at most \
              {MAX_EPOCHS} epochs; it is not a checkpoint of this run: move it away",
-            manifest::checkpoint_path(&checkpoints, "model", *beyond).display(),
+            position::checkpoint_path(&checkpoints, "model", *beyond).display(),
         )));
     }
     let position = match resume {
@@ -216,14 +216,14 @@ fn resume_action(
         return Err(Error::Resume(format!(
             "{} claims batch {} of epoch {}, but this run has {total} epochs of {iters_per_epoch} batches; \
              it is not a checkpoint of this run: move it away",
-            manifest::checkpoint_path(&checkpoints, "model", position).display(),
+            position::checkpoint_path(&checkpoints, "model", position).display(),
             position.batches,
             position.epochs + 1,
         )));
     }
     // A run killed after its last checkpoint but before its results were written is finished
     // by a resume that trains no further epoch; one with its results has nothing left to do.
-    let finished = dir.path(manifest::METRICS).exists();
+    let finished = dir.path(names::METRICS).exists();
     if position.epochs > total || (position.epochs == total && finished) {
         return Err(Error::Resume(format!(
             "checkpoint {} already covers the {total} epochs asked for; pass --epochs N with N above {}",

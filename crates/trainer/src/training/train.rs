@@ -22,10 +22,13 @@ use crate::failure::WriteFailure;
 use crate::memory;
 use crate::run::{Mode, TrainRun, open_device};
 use crate::run_dir::history::History;
-use crate::run_dir::manifest::{self, Position};
+use crate::run_dir::manifest;
 use crate::run_dir::metric_logs::MetricLogs;
 use crate::run_dir::model_dir::{InputSpec, ModelDir};
+use crate::run_dir::names;
+use crate::run_dir::position::{self, Position};
 use crate::run_dir::run_info::RunInfo;
+use crate::run_dir::write;
 use crate::training::checkpoint::{self, CheckedCheckpoint, EveryNKeepLast, Inventory};
 use crate::training::loader::EpochLoader;
 use crate::training::optimizer;
@@ -89,8 +92,8 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         .as_ref()
         .map_or(Position::end_of(0), |c| c.position);
     let resumed_from = start.epochs;
-    manifest::write_toml(&dir.path(manifest::CONFIG), config)?;
-    let history_path = dir.path(manifest::HISTORY);
+    write::write_toml(&dir.path(names::CONFIG), config)?;
+    let history_path = dir.path(names::HISTORY);
     let mut history = History::load(&history_path)?;
     history.truncate_after(resumed_from);
 
@@ -118,7 +121,7 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         model.num_params(),
     );
     if start != Position::end_of(0) {
-        let path = dir.path(manifest::RUN);
+        let path = dir.path(names::RUN);
         match RunInfo::load(&path) {
             Ok(earlier) => {
                 let differences = info.differences(&earlier);
@@ -136,7 +139,7 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
             ),
         }
     }
-    info.save(&dir.path(manifest::RUN))?;
+    info.save(&dir.path(names::RUN))?;
     let checkpoints = dir.checkpoints();
     let interrupter = Interrupter::new();
     stop_on_ctrl_c(&interrupter);
@@ -298,8 +301,8 @@ fn check_step_count(run: &TrainRun, iters_per_epoch: usize) -> Result<(), Error>
 /// full disk, where the manifest could not be written.
 fn remove_partial_checkpoints(dir: &std::path::Path) {
     for position in Inventory::of(dir, &Default::default()).partial {
-        for part in manifest::CHECKPOINT_PARTS {
-            let _ = std::fs::remove_file(manifest::checkpoint_path(dir, part, position));
+        for part in names::CHECKPOINT_PARTS {
+            let _ = std::fs::remove_file(position::checkpoint_path(dir, part, position));
         }
     }
 }

@@ -19,7 +19,8 @@ use model::{Classifier, ImageBatch};
 use crate::config::TrainConfig;
 use crate::error::Error;
 use crate::failure::WriteFailure;
-use crate::run_dir::manifest::{CHECKPOINT_PARTS, Position, checkpoint_path};
+use crate::run_dir::names::CHECKPOINT_PARTS;
+use crate::run_dir::position::{Position, checkpoint_path};
 use crate::training::optimizer;
 
 #[derive(Module, Debug)]

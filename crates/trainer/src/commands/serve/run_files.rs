@@ -7,7 +7,7 @@ use std::path::Path;
 use axum::body::Bytes;
 use serde::Deserialize;
 
-use crate::run_dir::manifest::{
+use crate::run_dir::names::{
     CONFUSION, CURVES, CURVES_ITERATIONS, FEATURE_MAPS, FILTERS, METRICS, MISTAKES, SAMPLES,
 };
 
