@@ -10,7 +10,8 @@ use data::{DatasetKind, MnistBatcher, Normalization, Resize};
 use model::{Classifier, ModelConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{DataConfig, check_resize};
+use crate::config::DataConfig;
+use crate::config::validate::check_resize;
 use crate::error::Error;
 use crate::run_dir::names::{INPUT, MODEL_CONFIG, WEIGHTS};
 
