@@ -15,13 +15,11 @@ use plot::{Map, Series, Tile};
 use serde::Serialize;
 
 use crate::config::TrainConfig;
-use crate::dataset::{self, ModelBatcher};
+use crate::dataset::ModelBatcher;
 use crate::error::Error;
-use crate::evaluate::{self, Evaluation, ProbabilityRow};
+use crate::evaluate::Evaluation;
 use crate::run_dir::history::{EpochRecord, History, IterationRecord};
-use crate::run_dir::manifest::RunDir;
-use crate::run_dir::model_dir::ModelDir;
-use crate::run_dir::names::{self, EVAL_FILES, EVAL_TRAIN_FILES, RUN_DIRS, RUN_FILES};
+use crate::run_dir::names::{self, EVAL_FILES};
 use crate::run_dir::write;
 use crate::training::train::Outcome;
 
