@@ -15,7 +15,8 @@ use burn::train::{Interrupter, Learner, SupervisedTraining};
 use data::{MnistBatcher, MnistDataset, MnistItem};
 use model::ImageBatch;
 
-use crate::dataset::{self, ModelBatcher};
+use crate::config::TrainingConfig;
+use crate::dataset::{self, ModelBatcher, SharedDataset, Splits};
 use crate::error::Error;
 use crate::evaluate::{self, EVAL_BATCH};
 use crate::failure::WriteFailure;
@@ -64,24 +65,14 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
     let t = &config.training;
 
     // Check everything that can be checked...
-    memory::check(config, memory::available()).map_err(|message| Error::ConfigValue {
-        path: run.config_path.clone(),
-        message,
-    })?;
-    let splits = dataset::load_splits(config)?;
-    let device = open_device(run.backend)?;
-    let batcher = MnistBatcher::new(config.data.normalize.clone(), config.data.resize);
-    let iters_per_epoch = splits.train.len().div_ceil(t.batch_size);
-    check_step_count(run, iters_per_epoch)?;
-    let plan = Plan::prepare(run, iters_per_epoch, &device)?;
-    // The weights of a new run come from the seed, or, with `init_from`, from a checked file.
-    device.seed(t.seed);
-    let model = match (&t.init_from, run.mode) {
-        (Some(path), Mode::Fresh | Mode::Overwrite) => {
-            checkpoint::initial_weights(path, &config.model, &device.clone().autodiff())?
-        }
-        _ => config.model.init(&device.clone().autodiff())?,
-    };
+    let Checked {
+        splits,
+        device,
+        batcher,
+        iters_per_epoch,
+        plan,
+        model,
+    } = check(run)?;
 
     // ...then change the run directory.
     let Prepared {
@@ -101,18 +92,7 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
     let grad_items: Vec<MnistItem> = (0..t.batch_size.min(splits.train.len()))
         .filter_map(|i| splits.train.get(i).ok())
         .collect();
-    let train_loader = EpochLoader::training(
-        splits.train.clone(),
-        ModelBatcher(batcher.clone()),
-        t.batch_size,
-        t.seed,
-        config.data.shuffle,
-        start,
-    )
-    .on_gpu(run.backend.is_gpu());
-    let valid_loader =
-        EpochLoader::evaluation(splits.valid, ModelBatcher(batcher.clone()), t.batch_size)
-            .on_gpu(run.backend.is_gpu());
+    let (train_loader, valid_loader) = loaders(run, &splits, &batcher, start);
 
     let info = RunInfo::new(
         run.backend,
@@ -122,23 +102,7 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         model.num_params(),
     );
     if start != Position::end_of(0) {
-        let path = dir.path(names::RUN);
-        match RunInfo::load(&path) {
-            Ok(earlier) => {
-                let differences = info.differences(&earlier);
-                if !differences.is_empty() {
-                    eprintln!(
-                        "warning: resuming under other conditions than the run started with ({}); \
-                         the result will not equal an uninterrupted run's bit for bit",
-                        differences.join(", ")
-                    );
-                }
-            }
-            Err(e) => eprintln!(
-                "warning: {e}; what the run started under is unknown, so the result may not \
-                 equal an uninterrupted run's bit for bit (run.json is written afresh)"
-            ),
-        }
+        warn_if_conditions_changed(&info, &dir.path(names::RUN));
     }
     info.save(&dir.path(names::RUN))?;
     let checkpoints = dir.checkpoints();
@@ -209,43 +173,8 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
     let result = training.launch(learner);
     // Drop the renderer first: the terminal dashboard hands the screen back when it goes.
     drop(result.renderer);
-    if let Some((path, source)) = failure.take() {
-        // Every checkpointer thread has finished: a checkpoint missing a part is this run's
-        // failed save. Its parts go (they free room), the whole ones before it stay.
-        remove_partial_checkpoints(&checkpoints);
-        return Err(Error::WriteFailed {
-            path,
-            source,
-            artifacts: dir.root().to_path_buf(),
-        });
-    }
-    if let Some(divergence) = recorder.divergence()
-        && t.stop_on_nan
-    {
-        let last = Inventory::of(&checkpoints, &Default::default()).last_epoch();
-        return Err(Error::Diverged {
-            epoch: divergence.epoch,
-            loss: divergence.loss,
-            advice: match last {
-                Some(e) => format!(
-                    "checkpoint {e} in {} is from before; lower optimizer.lr and train again with --overwrite",
-                    checkpoints.display()
-                ),
-                None => "lower optimizer.lr and train again with --overwrite".into(),
-            },
-        });
-    }
-    if let Some(error) = result.error {
-        return Err(Error::Training(error.to_string()));
-    }
-    // The dashboard resets the interrupter when it closes, so ask the disk instead: the strategy
-    // always checkpoints the last epoch, and the checkpointers have finished writing by now.
-    let inventory = Inventory::of(&checkpoints, &Default::default());
-    if inventory.last_epoch() != Some(t.epochs) {
-        return Err(Error::Interrupted {
-            artifacts: dir.root().to_path_buf(),
-        });
-    }
+    let error = result.error.map(|e| e.to_string());
+    let inventory = verdict(&failure, &recorder, error, &dir, &checkpoints, t)?;
     // The run is complete: mid-epoch checkpoints are superseded by the last epoch's.
     dir.discard(&inventory.mid_epoch().collect(), &Default::default())?;
 
@@ -256,16 +185,8 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         &model,
         &InputSpec::from(&config.data),
     )?;
-    let test = evaluate::evaluate(&model, splits.test.items(), &batcher, EVAL_BATCH, &device)?;
-    // Accuracy on the images it trained on, as McCaffrey's tutorial reports next to the test's.
-    let train_accuracy = evaluate::evaluate(
-        &model,
-        dataset::materialize(&splits.train).items(),
-        &batcher,
-        EVAL_BATCH,
-        &device,
-    )?
-    .accuracy;
+    let (test, train_accuracy) =
+        evaluate_final(&model, &splits.test, &splits.train, &batcher, &device)?;
     Ok(Outcome {
         dir,
         model,
@@ -280,6 +201,168 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         resumed_from,
         wall_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// What the checks hand on to the run: nothing on disk has changed yet.
+struct Checked {
+    splits: Splits,
+    device: Device,
+    batcher: MnistBatcher,
+    iters_per_epoch: usize,
+    plan: Plan,
+    model: model::Classifier,
+}
+
+/// Checks everything that can be checked (the config against memory, the data, the backend,
+/// the run directory and any checkpoint) and makes the initial weights.
+fn check(run: &TrainRun) -> Result<Checked, Error> {
+    let config = &run.config;
+    let t = &config.training;
+    memory::check(config, memory::available()).map_err(|message| Error::ConfigValue {
+        path: run.config_path.clone(),
+        message,
+    })?;
+    let splits = dataset::load_splits(config)?;
+    let device = open_device(run.backend)?;
+    let batcher = MnistBatcher::new(config.data.normalize.clone(), config.data.resize);
+    let iters_per_epoch = splits.train.len().div_ceil(t.batch_size);
+    check_step_count(run, iters_per_epoch)?;
+    let plan = Plan::prepare(run, iters_per_epoch, &device)?;
+    // The weights of a new run come from the seed, or, with `init_from`, from a checked file.
+    device.seed(t.seed);
+    let model = match (&t.init_from, run.mode) {
+        (Some(path), Mode::Fresh | Mode::Overwrite) => {
+            checkpoint::initial_weights(path, &config.model, &device.clone().autodiff())?
+        }
+        _ => config.model.init(&device.clone().autodiff())?,
+    };
+    Ok(Checked {
+        splits,
+        device,
+        batcher,
+        iters_per_epoch,
+        plan,
+        model,
+    })
+}
+
+/// The training loader (epoch order from the seed, starting at `start`) and the validation
+/// loader (file order); on a GPU backend both gather their batches on the device.
+fn loaders(
+    run: &TrainRun,
+    splits: &Splits,
+    batcher: &MnistBatcher,
+    start: Position,
+) -> (EpochLoader, EpochLoader) {
+    let t = &run.config.training;
+    let train = EpochLoader::training(
+        splits.train.clone(),
+        ModelBatcher(batcher.clone()),
+        t.batch_size,
+        t.seed,
+        run.config.data.shuffle,
+        start,
+    )
+    .on_gpu(run.backend.is_gpu());
+    let valid = EpochLoader::evaluation(
+        splits.valid.clone(),
+        ModelBatcher(batcher.clone()),
+        t.batch_size,
+    )
+    .on_gpu(run.backend.is_gpu());
+    (train, valid)
+}
+
+/// Warns, on resuming, when the run continues under other conditions than it started with
+/// (`run.json`): the result will not equal an uninterrupted run's bit for bit.
+fn warn_if_conditions_changed(info: &RunInfo, path: &std::path::Path) {
+    match RunInfo::load(path) {
+        Ok(earlier) => {
+            let differences = info.differences(&earlier);
+            if !differences.is_empty() {
+                eprintln!(
+                    "warning: resuming under other conditions than the run started with ({}); \
+                     the result will not equal an uninterrupted run's bit for bit",
+                    differences.join(", ")
+                );
+            }
+        }
+        Err(e) => eprintln!(
+            "warning: {e}; what the run started under is unknown, so the result may not \
+             equal an uninterrupted run's bit for bit (run.json is written afresh)"
+        ),
+    }
+}
+
+/// How the Learner's run ended, in order: a failed write, a divergence, Burn's own error, an
+/// interruption (Ctrl-C, `q`); else the run is complete and this is its checkpoints.
+fn verdict(
+    failure: &WriteFailure,
+    recorder: &Recorder,
+    error: Option<String>,
+    dir: &manifest::RunDir,
+    checkpoints: &std::path::Path,
+    t: &TrainingConfig,
+) -> Result<Inventory, Error> {
+    if let Some((path, source)) = failure.take() {
+        // Every checkpointer thread has finished: a checkpoint missing a part is this run's
+        // failed save. Its parts go (they free room), the whole ones before it stay.
+        remove_partial_checkpoints(checkpoints);
+        return Err(Error::WriteFailed {
+            path,
+            source,
+            artifacts: dir.root().to_path_buf(),
+        });
+    }
+    if let Some(divergence) = recorder.divergence()
+        && t.stop_on_nan
+    {
+        let last = Inventory::of(checkpoints, &Default::default()).last_epoch();
+        return Err(Error::Diverged {
+            epoch: divergence.epoch,
+            loss: divergence.loss,
+            advice: match last {
+                Some(e) => format!(
+                    "checkpoint {e} in {} is from before; lower optimizer.lr and train again with --overwrite",
+                    checkpoints.display()
+                ),
+                None => "lower optimizer.lr and train again with --overwrite".into(),
+            },
+        });
+    }
+    if let Some(error) = error {
+        return Err(Error::Training(error));
+    }
+    // The dashboard resets the interrupter when it closes, so ask the disk instead: the strategy
+    // always checkpoints the last epoch, and the checkpointers have finished writing by now.
+    let inventory = Inventory::of(checkpoints, &Default::default());
+    if inventory.last_epoch() != Some(t.epochs) {
+        return Err(Error::Interrupted {
+            artifacts: dir.root().to_path_buf(),
+        });
+    }
+    Ok(inventory)
+}
+
+/// The trained model on the test set, and its accuracy on the images it trained on (as
+/// McCaffrey's tutorial reports next to the test's).
+fn evaluate_final(
+    model: &model::Classifier,
+    test: &MnistDataset,
+    train: &SharedDataset,
+    batcher: &MnistBatcher,
+    device: &Device,
+) -> Result<(evaluate::Evaluation, f64), Error> {
+    let test = evaluate::evaluate(model, test.items(), batcher, EVAL_BATCH, device)?;
+    let train_accuracy = evaluate::evaluate(
+        model,
+        dataset::materialize(train).items(),
+        batcher,
+        EVAL_BATCH,
+        device,
+    )?
+    .accuracy;
+    Ok((test, train_accuracy))
 }
 
 /// Burn's learning-rate schedules count iterations in an `i32` and panic past it.
