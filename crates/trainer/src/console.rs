@@ -22,3 +22,9 @@ pub fn line(text: impl std::fmt::Display) -> Result<(), Error> {
 pub fn progress(text: impl std::fmt::Display) {
     let _ = line(text);
 }
+
+/// One line to stderr: warnings, notes and progress that is not the command's output. Every
+/// line the library writes to stderr goes through here (stdout lines through [`line`]).
+pub fn note(text: impl std::fmt::Display) {
+    eprintln!("{text}");
+}

@@ -12,6 +12,7 @@ use data::{DataFiles, DatasetKind, MnistBatch, MnistBatcher, MnistDataset, Mnist
 use model::ImageBatch;
 
 use crate::config::TrainConfig;
+use crate::console;
 use crate::error::Error;
 
 /// The data batcher's output, as the model's input type.
@@ -38,7 +39,7 @@ pub struct Splits {
 /// the dataset, with its progress as `data: ...` lines on stderr.
 pub fn ensure(kind: DatasetKind, dir: Option<&Path>) -> Result<DataFiles, Error> {
     Ok(data::ensure(kind, dir, &mut |line| {
-        eprintln!("data: {line}")
+        console::note(format!("data: {line}"))
     })?)
 }
 

@@ -53,7 +53,7 @@ pub fn run(run: &PredictRun) -> Result<(), Error> {
             Ok(pixels) => ready.push((path.clone(), pixels)),
             Err(message) => {
                 failed += 1;
-                eprintln!("error: {}: {message}", path.display());
+                console::note(format!("error: {}: {message}", path.display()));
             }
         }
     }

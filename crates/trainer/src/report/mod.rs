@@ -15,6 +15,7 @@ use plot::{Map, Series, Tile};
 use serde::Serialize;
 
 use crate::config::TrainConfig;
+use crate::console;
 use crate::dataset::ModelBatcher;
 use crate::error::Error;
 use crate::evaluate::Evaluation;
@@ -114,7 +115,7 @@ pub fn after_training(dir: &Path, config: &TrainConfig, outcome: &Outcome) -> Re
         ),
     ];
     for error in pictures.into_iter().filter_map(Result::err) {
-        eprintln!("warning: {error}");
+        console::note(format!("warning: {error}"));
     }
     // Last: `metrics.json` marks a finished run. A run killed before it is finished by
     // `--resume`, which writes the reports and pictures again.

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use burn::tensor::Device;
 
 use crate::config::{MAX_EPOCHS, ScheduleConfig, TrainConfig, model_differences};
+use crate::console;
 use crate::error::Error;
 use crate::run::{Mode, Resume, TrainRun};
 use crate::run_dir::manifest::RunDir;
@@ -62,10 +63,10 @@ impl Plan {
         match self.action {
             Action::Start => {
                 for path in dir.remove_owned()? {
-                    eprintln!(
+                    console::note(format!(
                         "note: left {}: this program did not write it",
                         path.display()
-                    );
+                    ));
                 }
                 dir.claim(&RUN_FILES, &RUN_DIRS)?;
                 dir.create_dir(names::CHECKPOINTS)?;
@@ -344,13 +345,13 @@ fn check_same_run(
         )));
     }
     if saved.training.seed != config.training.seed {
-        eprintln!(
+        console::note(format!(
             "warning: the run in {} was seeded with {}; continuing with seed {} gives a different \
              data order than an uninterrupted run",
             dir.root().display(),
             saved.training.seed,
             config.training.seed
-        );
+        ));
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ use data::{MnistBatcher, MnistDataset, MnistItem};
 use model::ImageBatch;
 
 use crate::config::TrainingConfig;
+use crate::console;
 use crate::dataset::{self, ModelBatcher, SharedDataset, Splits};
 use crate::error::Error;
 use crate::evaluate::{self, EVAL_BATCH};
@@ -131,7 +132,7 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
         t.stop_on_nan.then(|| interrupter.clone()),
     );
     if checkpoint.is_some() {
-        crate::console::progress(format!(
+        console::progress(format!(
             "resuming from the checkpoint at {start} in {}",
             checkpoints.display()
         ));
@@ -280,17 +281,17 @@ fn warn_if_conditions_changed(info: &RunInfo, path: &std::path::Path) {
         Ok(earlier) => {
             let differences = info.differences(&earlier);
             if !differences.is_empty() {
-                eprintln!(
+                console::note(format!(
                     "warning: resuming under other conditions than the run started with ({}); \
                      the result will not equal an uninterrupted run's bit for bit",
                     differences.join(", ")
-                );
+                ));
             }
         }
-        Err(e) => eprintln!(
+        Err(e) => console::note(format!(
             "warning: {e}; what the run started under is unknown, so the result may not \
              equal an uninterrupted run's bit for bit (run.json is written afresh)"
-        ),
+        )),
     }
 }
 
@@ -402,7 +403,7 @@ fn stop_on_ctrl_c(interrupter: &Interrupter) {
         if pressed.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("stopping after this batch; press Ctrl-C again to quit now");
+        console::note("stopping after this batch; press Ctrl-C again to quit now");
         interrupter.stop(Some("interrupted by Ctrl-C"));
     });
 }

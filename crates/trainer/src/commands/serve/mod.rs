@@ -172,7 +172,7 @@ async fn accept_failed(error: std::io::Error) {
         error.kind(),
         ConnectionAborted | ConnectionRefused | ConnectionReset
     ) {
-        eprintln!("warning: cannot accept a connection ({error})");
+        console::note(format!("warning: cannot accept a connection ({error})"));
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
@@ -181,7 +181,7 @@ async fn accept_failed(error: std::io::Error) {
 /// the server then stops only when killed.
 async fn interrupted() {
     if let Err(e) = tokio::signal::ctrl_c().await {
-        eprintln!("warning: Ctrl-C cannot stop the server ({e})");
+        console::note(format!("warning: Ctrl-C cannot stop the server ({e})"));
         std::future::pending::<()>().await;
     }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use axum::body::Bytes;
 use serde::Deserialize;
 
+use crate::console;
 use crate::run_dir::names::{
     CONFUSION, CURVES, CURVES_ITERATIONS, FEATURE_MAPS, FILTERS, METRICS, MISTAKES, SAMPLES,
 };
@@ -89,10 +90,10 @@ fn read(dir: &Path, name: &str) -> Option<Vec<u8>> {
 }
 
 fn warn(dir: &Path, name: &str, message: &str) {
-    eprintln!(
+    console::note(format!(
         "warning: {}: {message}; the report leaves it out",
         dir.join(name).display()
-    );
+    ));
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use data::{IMAGE_PIXELS, MnistBatcher};
 use model::Classifier;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::console;
 use crate::evaluate;
 use crate::panics;
 
@@ -87,7 +88,7 @@ fn run(
                 }
             }
             Err(message) => {
-                eprintln!("error: inference failed: {message}");
+                console::note(format!("error: inference failed: {message}"));
                 for job in batch {
                     let _ = job.reply.send(Err(format!("inference failed: {message}")));
                 }
