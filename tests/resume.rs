@@ -284,7 +284,7 @@ fn a_killed_run_resumes_from_its_last_complete_checkpoint() {
         }
         if name.starts_with("model-") {
             // The checker a resume uses: a checkpoint holds the network in the Learner's wrapper.
-            trainer::training::checkpoint::initial_weights(&path, &config, &device)
+            trainer::training::checkpoint::checked::initial_weights(&path, &config, &device)
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
         } else if name.starts_with("optim-") {
             OptimizerRecord::load(&path).unwrap_or_else(|e| panic!("{name}: {e:?}"));

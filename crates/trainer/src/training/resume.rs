@@ -15,7 +15,8 @@ use crate::run_dir::manifest::RunDir;
 use crate::run_dir::model_dir::InputSpec;
 use crate::run_dir::names::{self, RUN_DIRS, RUN_FILES, TRAIN_LOGS, VALID_LOGS};
 use crate::run_dir::position::{self, Position};
-use crate::training::checkpoint::{CheckedCheckpoint, Inventory};
+use crate::training::checkpoint::checked::CheckedCheckpoint;
+use crate::training::checkpoint::inventory::Inventory;
 
 pub struct Plan {
     dir: RunDir,

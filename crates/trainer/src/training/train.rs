@@ -31,7 +31,9 @@ use crate::run_dir::names;
 use crate::run_dir::position::{self, Position};
 use crate::run_dir::run_info::RunInfo;
 use crate::run_dir::write;
-use crate::training::checkpoint::{self, CheckedCheckpoint, EveryNKeepLast, Inventory};
+use crate::training::checkpoint::EveryNKeepLast;
+use crate::training::checkpoint::checked::{self, CheckedCheckpoint};
+use crate::training::checkpoint::inventory::Inventory;
 use crate::training::epoch_lines::EpochLines;
 use crate::training::loader::EpochLoader;
 use crate::training::optimizer;
@@ -233,7 +235,7 @@ fn check(run: &TrainRun) -> Result<Checked, Error> {
     device.seed(t.seed);
     let model = match (&t.init_from, run.mode) {
         (Some(path), Mode::Fresh | Mode::Overwrite) => {
-            checkpoint::initial_weights(path, &config.model, &device.clone().autodiff())?
+            checked::initial_weights(path, &config.model, &device.clone().autodiff())?
         }
         _ => config.model.init(&device.clone().autodiff())?,
     };
