@@ -3,8 +3,8 @@
 //! Not a stable API.
 //!
 //! From the bottom up (no file imports one above it):
-//! - helpers: `console` (stdout lines), `panics`, `error`, `failure` (the first
-//!   write that failed during training);
+//! - helpers: `console` (every line printed, stdout and stderr), `panics`, `error`, `failure`
+//!   (the first write that failed during training);
 //! - what a run is: `config` (the TOML file), `backend`, `backend_choice` (`--backend auto`),
 //!   `run` (a run resolved from flags), `memory` (does it fit);
 //! - [`run_dir`]: the run directory on disk: `lock` (one writer at a time), `names` (its files),
@@ -15,8 +15,9 @@
 //! - data: `dataset` (the splits), `evaluate` (predictions, accuracy, the confusion matrix);
 //! - [`training`]: `resume` (fresh, overwrite or resume: check everything, then change the
 //!   directory), `loader` (epoch order from the seed), `optimizer`, `trainee` (the model as
-//!   trained, with mid-epoch saves), `checkpoint`, `throughput` (a metric), `progress`, and
-//!   `train` (the run itself);
+//!   trained, with mid-epoch saves), `checkpoint/` (saving, the inventory, reading back
+//!   checked), `throughput` (a metric), `progress` (the history recorded), `epoch_lines` (the
+//!   lines printed), and `train` (the run itself, in named steps);
 //! - [`report`]: what a run leaves to read and look at (`stats`: parameter statistics);
 //! - [`commands`]: one file per subcommand;
 //! - `cli`: the command line, resolved into what to run.
