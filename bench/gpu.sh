@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The GPU benchmark: configs/lenet.toml at batch 64, 256 and 1024 (2 epochs each) with wgpu, with
 # flex on the machine's CPU cores, and with PyTorch CUDA (bench/torch_lenet.py --device cuda),
-# printing images/s, test accuracy, the ratio to PyTorch and the ten most expensive GPU kernels
-# (CubeCL's profiler). Never run by the tests or CI.
+# printing images/s, test accuracy and the ratio to PyTorch; then each of Burn's GPU switches that
+# the `wgpu` feature turns on (fusion, autotune, the SPIR-V compiler) measured by a build without
+# it, and the ten most expensive GPU kernels (CubeCL's profiler, in a run of its own since
+# profiling times every kernel). Never run by the tests or CI.
 #
 # A GPU machine here has no network, no Rust toolchain and maybe no Vulkan loader, so the work is
 # split in two:
@@ -13,24 +15,41 @@
 #   bench/gpu.sh run       there, from the repository root with .gpu/ carried along; finishes in
 #                          about 3 minutes on an H100 (6 at most)
 #
-# EPOCHS and BATCHES override the defaults (2; "64 256 1024"). On a machine without a GPU, `run`
-# uses whatever adapter wgpu finds (lavapipe: correct, and very slow), and skips PyTorch when
-# torch sees no CUDA device.
+# EPOCHS, BATCHES and ABLATE_BATCHES override the defaults (2; "64 256 1024"; "64 1024"), LIMIT
+# trains on the first N images only. On a machine without a GPU, `run` uses whatever adapter
+# wgpu finds (lavapipe: correct, and very slow: try `LIMIT=2000 EPOCHS=1 BATCHES=64
+# ABLATE_BATCHES=64`), and skips PyTorch when torch sees no CUDA device.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 gpu=.gpu
 epochs=${EPOCHS:-2}
 batches=${BATCHES:-64 256 1024}
+ablate_batches=${ABLATE_BATCHES:-64 1024}
+limit=${LIMIT:-}
+
+# The builds: `full` is `--features wgpu` (what a user gets); each other one leaves one switch out.
+variants=(full no-fusion no-autotune wgsl)
+features() {
+    case $1 in
+    full) echo wgpu ;;
+    no-fusion) echo wgpu-backend,burn/autotune,burn/persistence,burn/vulkan ;;
+    no-autotune) echo wgpu-backend,burn/fusion,burn/persistence,burn/vulkan ;;
+    wgsl) echo wgpu-backend,burn/fusion,burn/autotune,burn/persistence ;;
+    esac
+}
 
 prepare() {
     mkdir -p "$gpu"
     grep -qxF "/$gpu/" .git/info/exclude 2> /dev/null || echo "/$gpu/" >> .git/info/exclude
-    cargo build --release -p trainer --features wgpu
-    strip -o "$gpu/trainer" "${CARGO_TARGET_DIR:-target}/release/trainer"
-    xz -T0 -6 -f "$gpu/trainer"
+    local variant
+    for variant in "${variants[@]}"; do
+        cargo build --release -p trainer --features "$(features "$variant")"
+        strip -o "$gpu/trainer-$variant" "${CARGO_TARGET_DIR:-target}/release/trainer"
+        xz -T0 -6 -f "$gpu/trainer-$variant"
+    done
     # MNIST: the four raw IDX files, fetched and verified by the trainer itself.
-    "${CARGO_TARGET_DIR:-target}/release/trainer" fetch --data-dir "$gpu/mnist"
+    "${CARGO_TARGET_DIR:-target}/release/trainer" fetch --data-dir "$gpu/mnist" > /dev/null
     gzip -kf "$gpu"/mnist/*-ubyte
     rm -f "$gpu"/mnist/*-ubyte
     # The Vulkan loader (the NVIDIA driver brings its own ICD), as amd64 packages to unpack there.
@@ -48,8 +67,35 @@ rate() { grep -E '^epoch [0-9]+/' "$1" | tail -1 | sed -E 's/.* ([0-9]+) images\
 accuracy() { sed -nE 's/^test accuracy ([0-9.]+)%.*/\1/p' "$1" | tail -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
+# A copy of configs/lenet.toml at batch $2 for $3 epochs, in $1.
+config() {
+    local file="$1/lenet-$2-$3.toml"
+    sed -E "s/^batch_size = .*/batch_size = $2/; s/^epochs = .*/epochs = $3/" configs/lenet.toml > "$file"
+    [[ -n $limit ]] && sed -i -E "s/^\[data\]$/[data]\nlimit = $limit/" "$file"
+    grep -q "^batch_size = $2$" "$file" || { echo "error: $file has no batch_size line" >&2; exit 1; }
+    echo "$file"
+}
+
+# Sums CubeCL's profile tables (one per device sync) by kernel and prints the ten costliest.
+top_kernels() {
+    awk -F'|' 'NF == 6 && $5 ~ /%/ {
+        name = $2; gsub(/^ +| +$/, "", name)
+        if (name == "Name" || name == "Total") next
+        d = $3; gsub(/ /, "", d); v = d + 0
+        if (d ~ /ns$/) v /= 1e6; else if (d ~ /µs$|us$/) v /= 1e3; else if (d ~ /ms$/) v *= 1; else if (d ~ /s$/) v *= 1e3
+        ms[name] += v; n[name] += $4; total += v
+    }
+    END {
+        for (k in ms) printf "%10.1f ms %6.1f%% %8d  %s\n", ms[k], (total > 0 ? 100 * ms[k] / total : 0), n[k], k
+    }' "$1" | sort -rn | head -10
+}
+
 run() {
-    [[ -f $gpu/trainer.xz ]] || { echo "error: no $gpu/trainer.xz; run 'bench/gpu.sh prepare' first" >&2; exit 1; }
+    local variant
+    for variant in "${variants[@]}"; do
+        [[ -f $gpu/trainer-$variant.xz ]] ||
+            { echo "error: no $gpu/trainer-$variant.xz; run 'bench/gpu.sh prepare' first" >&2; exit 1; }
+    done
     if ! ldconfig -p | grep -q libvulkan.so.1; then
         for deb in "$gpu"/*.deb; do dpkg -x "$deb" /; done
         ldconfig
@@ -58,51 +104,72 @@ run() {
         export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
     local work
     work=$(mktemp -d)
-    xz -dc "$gpu/trainer.xz" > "$work/trainer"
-    chmod +x "$work/trainer"
+    # Autotune's results go to a fresh cache, so the first run of each build tunes as a user's would.
+    export XDG_CACHE_HOME="$work/cache"
+    for variant in "${variants[@]}"; do
+        xz -dc "$gpu/trainer-$variant.xz" > "$work/trainer-$variant"
+        chmod +x "$work/trainer-$variant"
+    done
     mkdir -p "$work/mnist"
     for f in "$gpu"/mnist/*.gz; do gzip -dc "$f" > "$work/mnist/$(basename "$f" .gz)"; done
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2> /dev/null || true
     echo "CPU: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 
-    local rows=()
+    # train VARIANT BACKEND BATCH EPOCHS -> "images/s accuracy", the log kept in $work.
+    train() {
+        local log="$work/$1-$2-$3.log" r a
+        "$work/trainer-$1" --config "$(config "$work" "$3" "$4")" --backend "$2" \
+            --data-dir "$work/mnist" --artifacts "$work/run-$1-$2-$3" > "$log" 2>&1 ||
+            { echo "error: $1 $2 at batch $3 failed:" >&2; tail -5 "$log" >&2; }
+        r=$(rate "$log") a=$(accuracy "$log")
+        echo "${r:-0} ${a:-?}"
+    }
+    row() { printf '%-18s %5s %10s %8s %8s\n' "$@"; }
+
+    local rows=() full_rate=()
     for batch in $batches; do
-        local config="$work/lenet-$batch.toml"
-        sed -E "s/^batch_size = .*/batch_size = $batch/; s/^epochs = .*/epochs = $epochs/" \
-            configs/lenet.toml > "$config"
-        grep -q "^batch_size = $batch" "$config" || { echo "error: $config has no batch_size line" >&2; exit 1; }
-        local torch_rate="" torch_acc=""
+        local torch_rate=0 torch_acc=n/a
         if python3 -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' 2> /dev/null; then
             python3 bench/torch_lenet.py train --data-dir "$work/mnist" --device cuda \
-                --epochs "$epochs" --batch-size "$batch" > "$work/torch-$batch.log" 2>&1 || true
+                --epochs "$epochs" --batch-size "$batch" ${limit:+--limit "$limit"} > "$work/torch-$batch.log" 2>&1 || true
             torch_rate=$(sed -nE 's/.* ([0-9]+) train images\/s.*/\1/p' "$work/torch-$batch.log" | tail -1)
             torch_acc=$(sed -nE 's/.*test accuracy ([0-9.]+)%.*/\1/p' "$work/torch-$batch.log" | tail -1)
         fi
-        for backend in wgpu flex; do
-            local log="$work/$backend-$batch.log"
-            local profile=()
-            [[ $backend == wgpu ]] &&
-                profile=(env CUBECL_DEBUG_OPTION=profile "CUBECL_DEBUG_LOG=$work/profile-$batch.log")
-            "${profile[@]}" "$work/trainer" --config "$config" --backend "$backend" \
-                --data-dir "$work/mnist" --artifacts "$work/run-$backend-$batch" > "$log" 2>&1 ||
-                { echo "error: $backend at batch $batch failed:" >&2; tail -5 "$log" >&2; }
-            local r a
-            r=$(rate "$log") a=$(accuracy "$log")
-            rows+=("$(printf '%-6s %5s %10s %8s %8s' "$backend" "$batch" "${r:-?}" "${a:-?}" "$(ratio "${r:-0}" "${torch_rate:-0}")")")
-        done
-        rows+=("$(printf '%-6s %5s %10s %8s %8s' torch "$batch" "${torch_rate:-n/a}" "${torch_acc:-n/a}" 1.00)")
+        local r a
+        read -r r a < <(train full wgpu "$batch" "$epochs")
+        full_rate[batch]=$r
+        rows+=("$(row wgpu "$batch" "$r" "$a" "$(ratio "$r" "${torch_rate:-0}")")")
+        read -r r a < <(train full flex "$batch" "$epochs")
+        rows+=("$(row flex "$batch" "$r" "$a" "$(ratio "$r" "${torch_rate:-0}")")")
+        rows+=("$(row torch-cuda "$batch" "${torch_rate:-n/a}" "${torch_acc:-n/a}" 1.00)")
     done
     echo
-    printf '%-6s %5s %10s %8s %8s\n' backend batch "images/s" "test %" "x torch"
+    row backend batch "images/s" "test %" "x torch"
     printf '%s\n' "${rows[@]}"
-    for batch in $batches; do
-        local profile="$work/profile-$batch.log"
-        [[ -s $profile ]] || continue
-        echo
-        echo "wgpu, batch $batch: the ten most expensive kernels (CubeCL profile)"
-        # The profiler's summary lists kernels by total time, most expensive first.
-        grep -iE 'kernel|total|duration' "$profile" | head -12
+    local b64=${full_rate[64]:-}
+    [[ -n $b64 && -n ${full_rate[1024]:-} ]] &&
+        echo "wgpu batch 1024 / batch 64: $(ratio "${full_rate[1024]}" "$b64")"
+
+    echo
+    echo "each switch of the wgpu feature, measured by a build without it"
+    row build batch "images/s" "test %" "x full"
+    for variant in "${variants[@]:1}"; do
+        for batch in $ablate_batches; do
+            local full=${full_rate[batch]:-}
+            [[ -n $full ]] || read -r full _ < <(train full wgpu "$batch" "$epochs")
+            read -r r a < <(train "$variant" wgpu "$batch" "$epochs")
+            row "$variant" "$batch" "$r" "$a" "$(ratio "$r" "$full")"
+        done
     done
+
+    # Profiling times every kernel, so it gets a short run of its own, not the timed ones above.
+    local profile="$work/profile.log"
+    CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG="$profile" \
+        "$work/trainer-full" --config "$(limit=${limit:-10000} config "$work" 64 1)" --backend wgpu \
+        --data-dir "$work/mnist" --artifacts "$work/run-profile" > "$work/profile-run.log" 2>&1 || true
+    echo
+    echo "wgpu, batch 64: the ten most expensive kernels (CubeCL profile; total ms, share, launches)"
+    if [[ -s $profile ]]; then top_kernels "$profile"; else echo "(no profile written)"; fi
 }
 
 case "${1:-}" in

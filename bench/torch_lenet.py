@@ -144,14 +144,15 @@ def evaluate(model, x, y):
     return loss / len(x), correct / len(x)
 
 
-def train(data_dir, epochs, device, batch=None):
+def train(data_dir, epochs, device, batch=None, limit=None):
     batch = batch or BATCH
     start = time.perf_counter()
     torch.manual_seed(42)
     x, y = (t.to(device) for t in load(data_dir, "train"))
     x_test, y_test = (t.to(device) for t in load(data_dir, "t10k"))
     valid = 5000
-    x_train, y_train = x[:-valid], y[:-valid]
+    # As the trainer's `[data] limit`: the first N images of the training part.
+    x_train, y_train = x[:-valid][:limit], y[:-valid][:limit]
     x_valid, y_valid = x[-valid:], y[-valid:]
     model = NETS["caffe2"][0]().to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, weight_decay=5e-4)
@@ -161,7 +162,10 @@ def train(data_dir, epochs, device, batch=None):
         t = time.perf_counter()
         order = torch.randperm(len(x_train), device=device)
         lr = opt.param_groups[0]["lr"]
-        total, correct = 0.0, 0
+        # Summed on the device and read once per epoch: a `.item()` per step would make every
+        # step wait for the GPU, which no fast PyTorch loop does.
+        total = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
         for i in range(0, len(order), batch):
             idx = order[i:i + batch]
             xb, yb = x_train[idx], y_train[idx]
@@ -170,8 +174,9 @@ def train(data_dir, epochs, device, batch=None):
             loss = F.cross_entropy(out, yb)
             loss.backward()
             opt.step()
-            total += loss.item() * len(idx)
-            correct += (out.argmax(1) == yb).sum().item()
+            total += loss.detach() * len(idx)
+            correct += (out.argmax(1) == yb).sum()
+        total, correct = total.item(), correct.item()
         train_seconds += time.perf_counter() - t
         seen += len(order)
         sched.step()
@@ -198,6 +203,8 @@ def main():
     full.add_argument("--epochs", type=int, default=4)
     full.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     full.add_argument("--batch-size", type=int, default=BATCH)
+    full.add_argument("--limit", type=int, default=None,
+                      help="train on the first N training images only")
     args = parser.parse_args()
 
     torch.set_num_threads(2)
@@ -207,7 +214,7 @@ def main():
     else:
         if args.device == "cuda" and not torch.cuda.is_available():
             sys.exit("error: --device cuda, but this PyTorch sees no CUDA GPU")
-        train(args.data_dir, args.epochs, torch.device(args.device), args.batch_size)
+        train(args.data_dir, args.epochs, torch.device(args.device), args.batch_size, args.limit)
 
 
 if __name__ == "__main__":

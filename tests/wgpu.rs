@@ -5,7 +5,7 @@
 //! reports itself skipped, with the reason, rather than failing on the machine. CI sets
 //! `MNIST_BURN_REQUIRE_WGPU=1` after installing lavapipe, which makes the test mandatory there.
 
-#![cfg(feature = "wgpu")]
+#![cfg(feature = "wgpu-backend")]
 
 mod common;
 

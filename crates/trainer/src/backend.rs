@@ -9,7 +9,7 @@ use crate::error::Error;
 #[cfg(not(any(
     feature = "flex",
     feature = "ndarray",
-    feature = "wgpu",
+    feature = "wgpu-backend",
     feature = "cuda"
 )))]
 compile_error!("enable at least one backend feature: flex, ndarray, wgpu or cuda");
@@ -23,7 +23,7 @@ pub enum Backend {
     #[cfg(feature = "ndarray")]
     Ndarray,
     /// GPU through wgpu (Vulkan, Metal, DX12; lavapipe on a machine without a GPU).
-    #[cfg(feature = "wgpu")]
+    #[cfg(feature = "wgpu-backend")]
     Wgpu,
     /// NVIDIA GPU through CUDA.
     #[cfg(feature = "cuda")]
@@ -36,13 +36,13 @@ impl Backend {
     pub fn preferred() -> Self {
         #[cfg(feature = "flex")]
         return Self::Flex;
-        #[cfg(all(feature = "wgpu", not(feature = "flex")))]
+        #[cfg(all(feature = "wgpu-backend", not(feature = "flex")))]
         return Self::Wgpu;
-        #[cfg(all(feature = "cuda", not(any(feature = "flex", feature = "wgpu"))))]
+        #[cfg(all(feature = "cuda", not(any(feature = "flex", feature = "wgpu-backend"))))]
         return Self::Cuda;
         #[cfg(all(
             feature = "ndarray",
-            not(any(feature = "flex", feature = "wgpu", feature = "cuda"))
+            not(any(feature = "flex", feature = "wgpu-backend", feature = "cuda"))
         ))]
         return Self::Ndarray;
     }
@@ -60,7 +60,7 @@ impl Backend {
     /// Whether it computes on a GPU (wgpu may also run on a software adapter, but is built for one).
     pub fn is_gpu(self) -> bool {
         match self {
-            #[cfg(feature = "wgpu")]
+            #[cfg(feature = "wgpu-backend")]
             Self::Wgpu => true,
             #[cfg(feature = "cuda")]
             Self::Cuda => true,
@@ -75,7 +75,7 @@ impl Backend {
             Self::Flex => "flex",
             #[cfg(feature = "ndarray")]
             Self::Ndarray => "ndarray",
-            #[cfg(feature = "wgpu")]
+            #[cfg(feature = "wgpu-backend")]
             Self::Wgpu => "wgpu",
             #[cfg(feature = "cuda")]
             Self::Cuda => "cuda",
@@ -90,10 +90,16 @@ impl Backend {
             #[cfg(feature = "ndarray")]
             #[allow(deprecated)]
             Self::Ndarray => Device::ndarray(),
-            #[cfg(feature = "wgpu")]
-            Self::Wgpu => Device::wgpu(Default::default()),
+            #[cfg(feature = "wgpu-backend")]
+            Self::Wgpu => {
+                keep_tuning_per_user();
+                Device::wgpu(Default::default())
+            }
             #[cfg(feature = "cuda")]
-            Self::Cuda => Device::cuda(burn::tensor::DeviceIndex::Default),
+            Self::Cuda => {
+                keep_tuning_per_user();
+                Device::cuda(burn::tensor::DeviceIndex::Default)
+            }
         }
     }
 
@@ -122,7 +128,7 @@ impl Backend {
 
     fn hint(self) -> &'static str {
         match self {
-            #[cfg(feature = "wgpu")]
+            #[cfg(feature = "wgpu-backend")]
             Self::Wgpu => {
                 " (wgpu needs a GPU driver: Vulkan, Metal, DX12 or OpenGL; on Linux without a GPU, install \
                  Mesa's CPU driver with `apt-get install mesa-vulkan-drivers`)"
@@ -131,4 +137,22 @@ impl Backend {
             _ => "",
         }
     }
+}
+
+/// Keeps CubeCL's tuning results (autotune's choices, compiled kernels) in one cache per user,
+/// `$XDG_CACHE_HOME/cubecl` or `~/.cache/cubecl`, beside the MNIST cache, so a second run tunes
+/// nothing again wherever it starts. CubeCL's own default is the `target/` of the Cargo workspace
+/// around the current directory, which gives every checkout, and every directory outside one,
+/// a cache of its own. A `cubecl.toml` naming `local` or a `directory`, and `CUBECL_*` variables,
+/// still decide. Must run before the first GPU device is made: CubeCL reads its configuration
+/// once per process, and a configuration already read is kept.
+#[cfg(any(feature = "wgpu-backend", feature = "cuda"))]
+fn keep_tuning_per_user() {
+    use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig, cache::CacheConfig};
+    let mut config = CubeClRuntimeConfig::from_current_dir().override_from_env();
+    if matches!(config.environment.path, CacheConfig::Target) {
+        config.environment.path = CacheConfig::Global;
+    }
+    // false when a device was made before: that process keeps the configuration it read then.
+    let _ = CubeClRuntimeConfig::try_set(config);
 }

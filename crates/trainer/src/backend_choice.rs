@@ -22,7 +22,7 @@ const SELECTIONS: &[Selection] = &[
     Selection::Named(Backend::Flex),
     #[cfg(feature = "ndarray")]
     Selection::Named(Backend::Ndarray),
-    #[cfg(feature = "wgpu")]
+    #[cfg(feature = "wgpu-backend")]
     Selection::Named(Backend::Wgpu),
     #[cfg(feature = "cuda")]
     Selection::Named(Backend::Cuda),
@@ -54,7 +54,7 @@ pub struct Chosen {
 impl Selection {
     /// `auto` when a GPU backend is compiled in; else the one CPU backend there is.
     pub fn default_for_build() -> Self {
-        if cfg!(any(feature = "wgpu", feature = "cuda")) {
+        if cfg!(any(feature = "wgpu-backend", feature = "cuda")) {
             Self::Auto
         } else {
             Self::Named(Backend::preferred())
@@ -131,10 +131,10 @@ pub fn pick_gpu(adapters: &[Adapter]) -> Option<&Adapter> {
 }
 
 fn auto() -> Chosen {
-    #[cfg(not(feature = "wgpu"))]
+    #[cfg(not(feature = "wgpu-backend"))]
     #[allow(unused_mut)]
     let mut passed = String::from("no GPU backend is compiled in");
-    #[cfg(feature = "wgpu")]
+    #[cfg(feature = "wgpu-backend")]
     #[allow(unused_mut)]
     let mut passed = {
         let adapters = wgpu_adapters();
@@ -170,7 +170,7 @@ fn auto() -> Chosen {
 
 /// The adapters wgpu can see on the graphics APIs Burn trains on (Vulkan, Metal, DX12; not
 /// OpenGL, whose probe also prints driver noise).
-#[cfg(feature = "wgpu")]
+#[cfg(feature = "wgpu-backend")]
 fn wgpu_adapters() -> Vec<Adapter> {
     use wgpu::DeviceType;
     let instance = wgpu::Instance::default();
@@ -236,7 +236,7 @@ mod tests {
     fn auto_is_a_value_of_backend_and_the_default_with_a_gpu_backend() {
         let auto = Selection::from_str("auto", false).unwrap();
         assert_eq!(auto, Selection::Auto);
-        let expected = if cfg!(any(feature = "wgpu", feature = "cuda")) {
+        let expected = if cfg!(any(feature = "wgpu-backend", feature = "cuda")) {
             Selection::Auto
         } else {
             Selection::Named(Backend::preferred())
