@@ -2,7 +2,6 @@
 //! picks among those at run time. The training code itself never names a backend.
 
 use burn::tensor::{Device, Tensor};
-use clap::ValueEnum;
 
 use crate::error::Error;
 
@@ -14,7 +13,7 @@ use crate::error::Error;
 )))]
 compile_error!("enable at least one backend feature: flex, ndarray, wgpu or cuda");
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// Burn's fast CPU backend.
     #[cfg(feature = "flex")]
@@ -66,6 +65,22 @@ impl Backend {
             Self::Cuda => true,
             #[allow(unreachable_patterns)]
             _ => false,
+        }
+    }
+
+    /// One line on what it is, for `--help`.
+    pub fn about(self) -> &'static str {
+        match self {
+            #[cfg(feature = "flex")]
+            Self::Flex => "Burn's fast CPU backend",
+            #[cfg(feature = "ndarray")]
+            Self::Ndarray => "The older ndarray CPU backend (deprecated by Burn 0.22)",
+            #[cfg(feature = "wgpu-backend")]
+            Self::Wgpu => {
+                "GPU through wgpu (Vulkan, Metal, DX12; lavapipe on a machine without a GPU)"
+            }
+            #[cfg(feature = "cuda")]
+            Self::Cuda => "NVIDIA GPU through CUDA",
         }
     }
 

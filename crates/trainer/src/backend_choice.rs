@@ -4,9 +4,6 @@
 //! lavapipe or llvmpipe, SwiftShader, Windows' WARP) runs shaders on the CPU, slower than the
 //! CPU backend, so `auto` passes it by (`--backend wgpu` still uses it).
 
-use clap::ValueEnum;
-use clap::builder::PossibleValue;
-
 use crate::backend::Backend;
 
 /// `--backend auto` or a backend by name.
@@ -16,30 +13,33 @@ pub enum Selection {
     Named(Backend),
 }
 
-const SELECTIONS: &[Selection] = &[
-    Selection::Auto,
-    #[cfg(feature = "flex")]
-    Selection::Named(Backend::Flex),
-    #[cfg(feature = "ndarray")]
-    Selection::Named(Backend::Ndarray),
-    #[cfg(feature = "wgpu-backend")]
-    Selection::Named(Backend::Wgpu),
-    #[cfg(feature = "cuda")]
-    Selection::Named(Backend::Cuda),
-];
+impl Selection {
+    /// Every selection this build can make: `auto` and each backend compiled in.
+    pub const ALL: &[Selection] = &[
+        Selection::Auto,
+        #[cfg(feature = "flex")]
+        Selection::Named(Backend::Flex),
+        #[cfg(feature = "ndarray")]
+        Selection::Named(Backend::Ndarray),
+        #[cfg(feature = "wgpu-backend")]
+        Selection::Named(Backend::Wgpu),
+        #[cfg(feature = "cuda")]
+        Selection::Named(Backend::Cuda),
+    ];
 
-impl ValueEnum for Selection {
-    fn value_variants<'a>() -> &'a [Self] {
-        SELECTIONS
+    /// How `--backend` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Named(backend) => backend.name(),
+        }
     }
 
-    fn to_possible_value(&self) -> Option<PossibleValue> {
+    /// One line on what it takes, for `--help`.
+    pub fn about(self) -> &'static str {
         match self {
-            Self::Auto => Some(
-                PossibleValue::new("auto")
-                    .help("a hardware GPU if one answers (wgpu, cuda), else the CPU backend"),
-            ),
-            Self::Named(backend) => backend.to_possible_value(),
+            Self::Auto => "a hardware GPU if one answers (wgpu, cuda), else the CPU backend",
+            Self::Named(backend) => backend.about(),
         }
     }
 }

@@ -187,6 +187,18 @@ pub struct BackendArg {
     pub backend: Option<Selection>,
 }
 
+// `--backend`'s values: clap's view of a [`Selection`], kept here so that nothing below this file
+// depends on clap.
+impl clap::ValueEnum for Selection {
+    fn value_variants<'a>() -> &'a [Self] {
+        Selection::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()).help(self.about()))
+    }
+}
+
 impl BackendArg {
     /// The backend to run on, with `auto` resolved (it looks at the machine's adapters).
     pub fn get(&self) -> Chosen {
