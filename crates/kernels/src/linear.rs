@@ -19,7 +19,7 @@ use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 use crate::flex::{dense, dims, f32s, on_flex_f32, tensor_from_vec};
-use crate::util::{gemm, uninit_vec};
+use crate::util::gemm;
 
 /// Multiply-adds (`batch * d_in * d_out`) below which [`linear`] leaves the layer to Burn: for
 /// small layers Burn's own op is as fast or faster (measured 0.8-1.0x on LeNet-5's 400->120,
@@ -169,8 +169,11 @@ fn ranges(n: usize) -> Vec<(usize, usize)> {
 /// Raw pointer that may cross threads; each task writes a disjoint column / row range.
 #[derive(Clone, Copy)]
 struct SendPtr(*mut f32);
-// SAFETY: only used to write disjoint ranges of one buffer from scoped parallel tasks.
+// SAFETY: a SendPtr only carries the result buffer's pointer into the tasks of one rayon
+// `for_each`, which returns before the buffer is used again; each task writes a range of the
+// buffer no other task touches (`ranges` are disjoint).
 unsafe impl Send for SendPtr {}
+// SAFETY: as for Send: shared only within that `for_each`, for disjoint writes.
 unsafe impl Sync for SendPtr {}
 
 impl SendPtr {
@@ -188,9 +191,16 @@ fn forward(x: &[f32], w: &[f32], bias: &[f32], d: LinearDims) -> Vec<f32> {
     assert_eq!(bias.len(), d_out);
     // The bias rows, which the gemms accumulate onto.
     let mut y = bias.repeat(batch);
+    if y.is_empty() || d_in == 0 {
+        return y; // nothing to multiply (and no in-bounds pointer offsets to take below)
+    }
     let out = SendPtr(y.as_mut_ptr());
     ranges(d_out).into_par_iter().for_each(|(c0, c1)| {
-        // SAFETY: columns c0..c1 of y [batch × d_out], of w [d_in × d_out]; x [batch × d_in].
+        // SAFETY: all sizes are nonzero and c0 < c1 <= d_out, so the offsets stay inside
+        // their buffers. dst: columns c0..c1 of y [batch × d_out]; rhs: columns c0..c1 of
+        // w [d_in × d_out]; lhs: x [batch × d_in] (lengths asserted above). y is this fn's own
+        // buffer, not otherwise used during the for_each, and the tasks' column ranges are
+        // disjoint.
         unsafe {
             gemm(
                 batch,
@@ -216,12 +226,19 @@ fn forward(x: &[f32], w: &[f32], bias: &[f32], d: LinearDims) -> Vec<f32> {
 fn backward_input(grad: &[f32], w: &[f32], d: LinearDims) -> Vec<f32> {
     let LinearDims { batch, d_in, d_out } = d;
     assert_eq!(grad.len(), batch * d_out);
-    // Fully written by the gemms.
-    let mut dx = uninit_vec(batch * d_in);
+    assert_eq!(w.len(), d_in * d_out);
+    // Overwritten by the gemms.
+    let mut dx = vec![0.0f32; batch * d_in];
+    if dx.is_empty() || d_out == 0 {
+        return dx; // zero (and no in-bounds pointer offsets to take below)
+    }
     let out = SendPtr(dx.as_mut_ptr());
     ranges(d_in).into_par_iter().for_each(|(c0, c1)| {
-        // SAFETY: columns c0..c1 of dx [batch × d_in]; wᵀ[o][i] = w[i * d_out + o], rows
-        // c0..c1 of w; g [batch × d_out].
+        // SAFETY: all sizes are nonzero and c0 < c1 <= d_in, so the offsets stay inside
+        // their buffers. dst: columns c0..c1 of dx [batch × d_in]; rhs: wᵀ[o][i] =
+        // w[i * d_out + o] for rows i in c0..c1 of w [d_in × d_out]; lhs: grad [batch × d_out]
+        // (lengths asserted above). dx is this fn's own buffer, not otherwise used during the
+        // for_each, and the tasks' column ranges are disjoint.
         unsafe {
             gemm(
                 batch,
@@ -254,12 +271,22 @@ fn backward_weight(
     let LinearDims { batch, d_in, d_out } = d;
     assert_eq!(x.len(), batch * d_in);
     assert_eq!(grad.len(), batch * d_out);
-    // Fully written by the gemms.
-    let mut dw = uninit_vec(d_in * d_out);
+    // Overwritten by the gemms.
+    let mut dw = vec![0.0f32; d_in * d_out];
     let out = SendPtr(dw.as_mut_ptr());
-    ranges(d_in).into_par_iter().for_each(|(r0, r1)| {
-        // SAFETY: rows r0..r1 of dw [d_in × d_out]; xᵀ[i][b] = x[b * d_in + i], columns
-        // r0..r1 of x; g [batch × d_out].
+    // With a zero size dw is empty or stays zero (and there are no in-bounds pointer offsets
+    // to take).
+    let parts = if batch > 0 && d_out > 0 {
+        ranges(d_in)
+    } else {
+        Vec::new()
+    };
+    parts.into_par_iter().for_each(|(r0, r1)| {
+        // SAFETY: all sizes are nonzero and r0 < r1 <= d_in, so the offsets stay inside
+        // their buffers. dst: rows r0..r1 of dw [d_in × d_out]; lhs: xᵀ[i][b] =
+        // x[b * d_in + i] for columns i in r0..r1 of x [batch × d_in]; rhs: grad
+        // [batch × d_out] (lengths asserted above). dw is this fn's own buffer, not otherwise
+        // used during the for_each, and the tasks' row ranges are disjoint.
         unsafe {
             gemm(
                 r1 - r0,
@@ -280,10 +307,34 @@ fn backward_weight(
     });
     let db = with_bias.then(|| {
         let mut db = vec![0.0f32; d_out];
-        for row in grad.chunks(d_out) {
+        for row in grad.chunks(d_out.max(1)) {
             db.iter_mut().zip(row).for_each(|(a, g)| *a += g);
         }
         db
     });
     (dw, db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Zero sizes take the early returns: no gemm, no pointer offsets into empty buffers.
+    /// (`d_out = 40` and `d_in = 40` give two ranges with two threads, so with a size of 0
+    /// elsewhere a second range would start past the end of an empty operand.)
+    #[test]
+    fn zero_sizes() {
+        for (batch, d_in, d_out) in [(0, 40, 40), (3, 0, 40), (3, 40, 0), (0, 0, 0)] {
+            let d = LinearDims { batch, d_in, d_out };
+            let x = vec![1.0f32; batch * d_in];
+            let w = vec![1.0f32; d_in * d_out];
+            let b = vec![0.5f32; d_out];
+            let g = vec![1.0f32; batch * d_out];
+            assert_eq!(forward(&x, &w, &b, d), vec![0.5; batch * d_out], "{d:?}");
+            assert_eq!(backward_input(&g, &w, d), vec![0.0; batch * d_in], "{d:?}");
+            let (dw, db) = backward_weight(&x, &g, d, true);
+            assert_eq!(dw, vec![0.0; d_in * d_out], "{d:?}");
+            assert_eq!(db.unwrap(), vec![batch as f32; d_out], "{d:?}");
+        }
+    }
 }

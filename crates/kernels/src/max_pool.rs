@@ -3,13 +3,15 @@
 //!
 //! The forward pass keeps, per output element, which of the four window cells won (a `u8`
 //! 0..=3 in row-major window order); the backward pass writes every input-gradient element
-//! exactly once (the output gradient where that cell won, 0 elsewhere), so it needs no zeroed
-//! buffer and no scatter. Both are branch-free (selects, not jumps): on real activations the
-//! winning cell is unpredictable and branches mispredict half the time.
+//! (the output gradient where that cell won, 0 elsewhere), so it needs no zeroed buffer and no
+//! scatter. Both write into uninitialised memory (`MaybeUninit<f32>`), which becomes a
+//! `Vec<f32>` only once every element is written. Both are branch-free (selects, not jumps):
+//! on real activations the winning cell is unpredictable and branches mispredict half the time.
 //!
 //! Ties go to the first cell in window order, as in Burn's own max-pool. A NaN anywhere in
 //! a window makes that output NaN.
 
+use core::mem::MaybeUninit;
 use std::sync::Arc;
 
 use burn::backend::autodiff::{
@@ -26,7 +28,7 @@ use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 use crate::flex::{dense, dims, f32s, on_flex_f32, tensor_from_vec};
-use crate::util::{multiversion, uninit_vec};
+use crate::util::{multiversion, vec_written_by};
 
 /// Max-pool with a 2x2 window and stride 2, no padding, floor mode: `[n, c, h, w]` ->
 /// `[n, c, h/2, w/2]`. Same result as `burn::tensor::module::max_pool2d` with those options
@@ -169,7 +171,14 @@ fn block_starts(ow: usize) -> impl Iterator<Item = usize> {
 
 multiversion! {
     /// Forward over whole planes: `x` is `[planes, h, w]`, `out` / `idx` `[planes, h/2, w/2]`.
-    fn forward_planes(x: &[f32], out: &mut [f32], idx: &mut [u8], h: usize, w: usize) {
+    /// Writes every element of `out` that has a plane of `x`.
+    fn forward_planes(
+        x: &[f32],
+        out: &mut [MaybeUninit<f32>],
+        idx: &mut [u8],
+        h: usize,
+        w: usize,
+    ) {
         let (oh, ow) = (h / 2, w / 2);
         let out_plane = oh * ow;
         for ((out, idx), x) in out
@@ -191,13 +200,13 @@ multiversion! {
                     p0[..2 * ow].copy_from_slice(r0);
                     p1[..2 * ow].copy_from_slice(r1);
                     let (m, i) = window_block(&p0, &p1);
-                    o.copy_from_slice(&m[..ow]);
+                    o.copy_from_slice(&m.map(MaybeUninit::new)[..ow]);
                     id.copy_from_slice(&i[..ow]);
                     continue;
                 }
                 for j0 in block_starts(ow) {
                     let (m, i) = window_block(&r0[2 * j0..][..2 * L], &r1[2 * j0..][..2 * L]);
-                    o[j0..j0 + L].copy_from_slice(&m);
+                    o[j0..j0 + L].copy_from_slice(&m.map(MaybeUninit::new));
                     id[j0..j0 + L].copy_from_slice(&i);
                 }
             }
@@ -207,7 +216,14 @@ multiversion! {
 
 multiversion! {
     /// Backward over whole planes: `grad` / `idx` `[planes, h/2, w/2]`, `dx` `[planes, h, w]`.
-    fn backward_planes(grad: &[f32], idx: &[u8], dx: &mut [f32], h: usize, w: usize) {
+    /// Writes every element of `dx` that has a plane of `grad` (`h / 2 * w / 2 > 0`).
+    fn backward_planes(
+        grad: &[f32],
+        idx: &[u8],
+        dx: &mut [MaybeUninit<f32>],
+        h: usize,
+        w: usize,
+    ) {
         let (oh, ow) = (h / 2, w / 2);
         let out_plane = oh * ow;
         for ((dx, g), id) in dx
@@ -220,7 +236,7 @@ multiversion! {
                 let (g, id) = (&g[y * ow..][..ow], &id[y * ow..][..ow]);
                 if ow < L {
                     for j in 0..ow {
-                        let c = scatter(g[j], id[j]);
+                        let c = scatter(g[j], id[j]).map(MaybeUninit::new);
                         (r0[2 * j], r0[2 * j + 1]) = (c[0], c[1]);
                         (r1[2 * j], r1[2 * j + 1]) = (c[2], c[3]);
                     }
@@ -235,8 +251,8 @@ multiversion! {
                             (top[2 * l], top[2 * l + 1]) = (c[0], c[1]);
                             (bottom[2 * l], bottom[2 * l + 1]) = (c[2], c[3]);
                         }
-                        r0[2 * j0..][..2 * L].copy_from_slice(&top);
-                        r1[2 * j0..][..2 * L].copy_from_slice(&bottom);
+                        r0[2 * j0..][..2 * L].copy_from_slice(&top.map(MaybeUninit::new));
+                        r1[2 * j0..][..2 * L].copy_from_slice(&bottom.map(MaybeUninit::new));
                     }
                 }
             }
@@ -247,14 +263,14 @@ multiversion! {
 
 /// Zeroes the input-gradient cells no window covers: the last column if `w` is odd, the last
 /// row if `h` is odd.
-fn zero_uncovered(dx: &mut [f32], h: usize, w: usize) {
+fn zero_uncovered(dx: &mut [MaybeUninit<f32>], h: usize, w: usize) {
     if w % 2 == 1 {
         for r in 0..h {
-            dx[r * w + w - 1] = 0.0;
+            dx[r * w + w - 1] = MaybeUninit::new(0.0);
         }
     }
     if h % 2 == 1 {
-        dx[(h - 1) * w..].fill(0.0);
+        dx[(h - 1) * w..].fill(MaybeUninit::new(0.0));
     }
 }
 
@@ -263,17 +279,23 @@ fn zero_uncovered(dx: &mut [f32], h: usize, w: usize) {
 fn forward(x: &[f32], planes: usize, h: usize, w: usize) -> (Vec<f32>, Vec<u8>) {
     assert_eq!(x.len(), planes * h * w);
     let out_plane = (h / 2) * (w / 2);
-    // Every output element is written by forward_planes.
-    let mut out = uninit_vec(planes * out_plane);
     let mut idx = vec![0u8; planes * out_plane];
     if out_plane == 0 {
-        return (out, idx);
+        return (Vec::new(), idx);
     }
     let per_task = planes_per_task(planes);
-    out.par_chunks_mut(per_task * out_plane)
-        .zip(idx.par_chunks_mut(per_task * out_plane))
-        .zip(x.par_chunks(per_task * h * w))
-        .for_each(|((out, idx), x)| forward_planes(x, out, idx, h, w));
+    // SAFETY: out_plane > 0, so h * w > 0 and, with x.len() == planes * h * w (asserted), the
+    // chunks of out, idx and x pair up one to one, plane for plane; forward_planes writes every
+    // output row of each plane whole (one padded block when ow < L, else blocks from
+    // block_starts, which cover 0..ow).
+    let out = unsafe {
+        vec_written_by(planes * out_plane, |out| {
+            out.par_chunks_mut(per_task * out_plane)
+                .zip(idx.par_chunks_mut(per_task * out_plane))
+                .zip(x.par_chunks(per_task * h * w))
+                .for_each(|((out, idx), x)| forward_planes(x, out, idx, h, w));
+        })
+    };
     (out, idx)
 }
 
@@ -289,16 +311,20 @@ fn backward(grad: &[f32], idx: &[u8], planes: usize, h: usize, w: usize) -> Vec<
     let out_plane = (h / 2) * (w / 2);
     assert_eq!(grad.len(), planes * out_plane);
     assert_eq!(idx.len(), planes * out_plane);
-    // Every element is written by backward_planes (odd trailing row / column zeroed there).
-    let mut dx = uninit_vec(planes * h * w);
-    let per_task = planes_per_task(planes);
     if out_plane == 0 {
-        dx.fill(0.0);
-        return dx;
+        return vec![0.0; planes * h * w]; // no window: no gradient
     }
-    dx.par_chunks_mut(per_task * h * w)
-        .zip(grad.par_chunks(per_task * out_plane))
-        .zip(idx.par_chunks(per_task * out_plane))
-        .for_each(|((dx, g), id)| backward_planes(g, id, dx, h, w));
-    dx
+    let per_task = planes_per_task(planes);
+    // SAFETY: out_plane > 0, so h * w > 0 and, with grad.len() == idx.len() ==
+    // planes * out_plane (asserted), the chunks of dx, grad and idx pair up one to one, plane
+    // for plane; backward_planes writes rows 2y and 2y + 1 (y < h / 2), columns 0..2 * (w / 2),
+    // of each plane, and zero_uncovered the rest (last column if w is odd, last row if h is).
+    unsafe {
+        vec_written_by(planes * h * w, |dx| {
+            dx.par_chunks_mut(per_task * h * w)
+                .zip(grad.par_chunks(per_task * out_plane))
+                .zip(idx.par_chunks(per_task * out_plane))
+                .for_each(|((dx, g), id)| backward_planes(g, id, dx, h, w));
+        })
+    }
 }

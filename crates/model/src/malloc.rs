@@ -10,18 +10,19 @@
 //! steady state.
 
 /// Pins the thresholds; false if glibc refused them (only speed is lost). Call it first in
-/// `main`, before any other thread exists.
+/// `main`, so that every allocation after it sees the same settings.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn pin_thresholds() -> bool {
     use std::ffi::c_int;
+    // glibc's own declaration: `int mallopt(int param, int value)`.
     unsafe extern "C" {
         fn mallopt(param: c_int, value: c_int) -> c_int;
     }
     const M_TRIM_THRESHOLD: c_int = -1;
     const M_MMAP_THRESHOLD: c_int = -3;
     const MMAP_THRESHOLD: c_int = 32 << 20;
-    // SAFETY: mallopt only sets glibc malloc tunables from plain integers; it runs first in
-    // main, before any other thread exists.
+    // SAFETY: declared with glibc's signature; it takes plain integers and changes only malloc's
+    // own settings, under malloc's lock, so a call from any thread at any time is sound.
     unsafe {
         mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
             && mallopt(M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD) == 1

@@ -14,10 +14,12 @@
 // Off x86-64 only `suits` (always false) is reachable; the tiling helpers are unused there.
 #![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 
+use core::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::shape::{ConvDims, pad_image};
-use crate::util::{copy_short, has_avx2_fma, images_per_task, sum, sum_partials, uninit_vec};
+use crate::util::{copy_short, has_avx2_fma, images_per_task, sum, sum_partials, vec_written_by};
 
 /// Lanes per vector.
 const B: usize = 8;
@@ -54,13 +56,16 @@ fn padded_width(d: &ConvDims, tile: usize) -> usize {
 mod avx2 {
     use super::{B, CG, CO, ConvDims};
     use crate::util::copy_short;
+    use core::mem::MaybeUninit;
     use std::arch::x86_64::*;
 
-    /// The forward for one padded image of `K x K` kernels: `y [c_out, oh, ow]`.
+    /// The forward for one padded image of `K x K` kernels: writes every element of
+    /// `y [c_out, oh, ow]` (and reads none). `xp` is the
+    /// image `[c_in, h, wp]` with rows zero-padded to `wp >= ceil(ow / (NB * B)) * NB * B + K - 1`
+    /// (asserted, as are `K == d.k` and the length of `xp`: the unchecked loads rely on them).
     ///
     /// # Safety
-    /// The CPU must have AVX2 and FMA; `xp` is `[c_in, h, wp]` with
-    /// `wp >= ceil(ow / (NB * B)) * NB * B + K - 1`.
+    /// The CPU must support AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn forward_image<const K: usize, const NB: usize>(
         xp: &[f32],
@@ -68,10 +73,13 @@ mod avx2 {
         weight: &[f32],
         bias: Option<&[f32]>,
         d: &ConvDims,
-        y: &mut [f32],
+        y: &mut [MaybeUninit<f32>],
     ) {
+        const { assert!(NB >= 1 && NB <= 3) };
         let (oh, ow, kk) = (d.oh(), d.ow(), d.kk());
         let plane = d.h * wp;
+        assert_eq!(K, d.k);
+        assert!(wp >= ow.div_ceil(NB * B) * NB * B + K - 1);
         assert!(xp.len() >= d.c_in * plane);
         let mut wt = vec![0.0f32; kk * CO];
         for co0 in (0..d.c_out).step_by(CO) {
@@ -95,8 +103,11 @@ mod avx2 {
             });
             for oy in 0..oh {
                 for ox0 in (0..ow).step_by(NB * B) {
-                    // SAFETY: all loads stay inside xp / wt: rows oy + kh < h, columns
-                    // ox0 + kw + NB * B <= wp (see the padding contract).
+                    // SAFETY: the CPU has AVX2 + FMA (this fn's contract). Loads from xp: channel
+                    // ci < c_in, row oy + kh <= oh - 1 + K - 1 = h - 1 (K == d.k), columns
+                    // ox0 + kw + j * B + 7 <= ceil(ow / (NB * B)) * NB * B + K - 2 < wp, so every
+                    // index is below c_in * h * wp <= xp.len() (all asserted above). Loads from
+                    // wt: (ci * K + kh) * K * CO + kw * CO + c < c_in * K * K * CO = wt.len().
                     let acc = unsafe {
                         let mut acc = [[_mm256_setzero_ps(); NB]; CO];
                         for c in 0..CO {
@@ -125,9 +136,10 @@ mod avx2 {
                     for (c, acc) in acc.iter().enumerate().take(nco) {
                         let mut lanes = [0.0f32; 3 * B];
                         for j in 0..NB {
-                            // SAFETY: lanes holds NB * B floats.
+                            // SAFETY: lanes holds 3 * B >= NB * B floats; AVX2 as above.
                             unsafe { _mm256_storeu_ps(lanes.as_mut_ptr().add(j * B), acc[j]) };
                         }
+                        let lanes = lanes.map(MaybeUninit::new);
                         copy_short(&mut y[(co0 + c) * oh * ow + oy * ow + ox0..][..n], &lanes);
                     }
                 }
@@ -137,10 +149,12 @@ mod avx2 {
 
     /// Adds one padded image's weight gradient for `K x K` kernels into `dw`:
     /// `dw[co][ci][kh][kw] += sum_{oy, ox} g[co][oy][ox] * x[ci][oy + kh][ox + kw]`.
-    /// `gp` is the output gradient with rows zero-padded to `gw` (a multiple of `B`).
+    /// `gp` is the output gradient `[c_out, oh, gw]` with rows zero-padded to `gw` (a multiple
+    /// of `B`, at least `ow`), `xp` the image `[c_in, h, wp]` with `wp >= gw + K - 1` (all
+    /// asserted, as is `K == d.k`: the unchecked loads rely on them).
     ///
     /// # Safety
-    /// The CPU must have AVX2 and FMA; `xp` is `[c_in, h, wp]` with `wp >= gw + K - 1`.
+    /// The CPU must support AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn weight_grad_image<const K: usize>(
         xp: &[f32],
@@ -152,13 +166,18 @@ mod avx2 {
     ) {
         let oh = d.oh();
         let plane = d.h * wp;
+        assert_eq!(K, d.k);
+        assert!(gw.is_multiple_of(B) && gw >= d.ow() && wp >= gw + K - 1);
         assert!(xp.len() >= d.c_in * plane && gp.len() >= d.c_out * oh * gw);
         for co0 in (0..d.c_out).step_by(CG) {
             let nco = CG.min(d.c_out - co0);
             for ci in 0..d.c_in {
                 for kh in 0..K {
-                    // SAFETY: rows oy + kh < h and columns ox0 + kw + B <= wp of xp; gradient
-                    // rows of channel co0 + min(c, nco - 1) < c_out.
+                    // SAFETY: the CPU has AVX2 + FMA (this fn's contract). Loads from xp: channel
+                    // ci < c_in, row oy + kh <= h - 1 (K == d.k), columns
+                    // ox0 + kw + 7 <= gw - B + K - 1 + 7 < wp, so below c_in * h * wp <= xp.len().
+                    // Loads from gp: channel co0 + min(c, nco - 1) < c_out, row oy < oh, columns
+                    // ox0 + 7 < gw, so below c_out * oh * gw <= gp.len() (all asserted above).
                     let acc = unsafe {
                         let mut acc = [[_mm256_setzero_ps(); K]; CG];
                         for oy in 0..oh {
@@ -182,7 +201,7 @@ mod avx2 {
                     for (c, acc) in acc.iter().enumerate().take(nco) {
                         for (kw, v) in acc.iter().enumerate() {
                             let mut lanes = [0.0f32; B];
-                            // SAFETY: lanes holds B floats.
+                            // SAFETY: lanes holds B floats; AVX2 as above.
                             unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), *v) };
                             dw[(((co0 + c) * d.c_in + ci) * K + kh) * K + kw] +=
                                 lanes.iter().sum::<f32>();
@@ -194,19 +213,27 @@ mod avx2 {
     }
 }
 
-/// Forward of a run of images (only called when [`suits`]).
-fn forward_images(x: &[f32], weight: &[f32], bias: Option<&[f32]>, d: &ConvDims, y: &mut [f32]) {
+/// Forward of a run of images (only called when [`suits`]): writes every element of `y`, one
+/// image per `in_len` floats of `x`.
+fn forward_images(
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    d: &ConvDims,
+    y: &mut [MaybeUninit<f32>],
+) {
     #[cfg(target_arch = "x86_64")]
     {
         let nb = forward_tile_vectors(d.ow());
         let wp = padded_width(d, nb * B);
-        // Fully written by pad_image for each image.
-        let mut xp = uninit_vec(d.c_in * d.h * wp);
+        // Rewritten by pad_image for each image.
+        let mut xp = vec![0.0f32; d.c_in * d.h * wp];
         let in_len = d.c_in * d.h * d.w;
         let out_len = d.c_out * d.p();
         for (x, y) in x.chunks(in_len).zip(y.chunks_mut(out_len)) {
             pad_image(x, d, wp, &mut xp);
-            // SAFETY: suits() checked AVX2 + FMA; xp is padded to wp as forward_image needs.
+            // SAFETY: the CPU has AVX2 + FMA: forward() asserts suits(), which checks
+            // has_avx2_fma(). (The kernel asserts the padding it relies on.)
             unsafe {
                 match (d.k, nb) {
                     (1, 2) => avx2::forward_image::<1, 2>(&xp, wp, weight, bias, d, y),
@@ -231,13 +258,19 @@ fn forward_images(x: &[f32], weight: &[f32], bias: Option<&[f32]>, d: &ConvDims,
 pub(crate) fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, d: ConvDims) -> Vec<f32> {
     assert!(suits(&d));
     let (in_len, out_len) = (d.c_in * d.h * d.w, d.c_out * d.p());
-    // Every element is written by forward_image.
-    let mut y = uninit_vec(d.n * out_len);
+    assert_eq!(x.len(), d.n * in_len);
     let per_task = images_per_task(d.n);
-    y.par_chunks_mut(per_task * out_len)
-        .zip(x.par_chunks(per_task * in_len))
-        .for_each(|(y, x)| forward_images(x, weight, bias, &d, y));
-    y
+    // SAFETY: with x.len() == n * in_len (asserted), the chunks of y and x pair up one to one,
+    // image for image, and forward_image writes every element of each image's output: every
+    // output channel (tiles of CO, the last one nco wide), every row, and columns 0..ow
+    // (tiles of NB * B, the last one n wide).
+    unsafe {
+        vec_written_by(d.n * out_len, |y| {
+            y.par_chunks_mut(per_task * out_len)
+                .zip(x.par_chunks(per_task * in_len))
+                .for_each(|(y, x)| forward_images(x, weight, bias, &d, y));
+        })
+    }
 }
 
 /// Weight (and bias) gradient of a run of images, added into `dw` / `db` (only called when
@@ -248,9 +281,9 @@ fn weight_grad_images(x: &[f32], g: &[f32], d: &ConvDims, dw: &mut [f32], db: &m
         let gw = d.ow().div_ceil(B) * B;
         let wp = padded_width(d, B);
         let (oh, ow) = (d.oh(), d.ow());
-        // Fully written by pad_image / the padding loop below, per image.
-        let mut xp = uninit_vec(d.c_in * d.h * wp);
-        let mut gp = uninit_vec(d.c_out * oh * gw);
+        // Rewritten by pad_image / the padding loop below, per image.
+        let mut xp = vec![0.0f32; d.c_in * d.h * wp];
+        let mut gp = vec![0.0f32; d.c_out * oh * gw];
         let in_len = d.c_in * d.h * d.w;
         let out_len = d.c_out * d.p();
         for (x, g) in x.chunks(in_len).zip(g.chunks(out_len)) {
@@ -259,7 +292,8 @@ fn weight_grad_images(x: &[f32], g: &[f32], d: &ConvDims, dw: &mut [f32], db: &m
                 copy_short(&mut dst[..ow], src);
                 dst[ow..].iter_mut().for_each(|v| *v = 0.0);
             }
-            // SAFETY: suits() checked AVX2 + FMA; xp / gp are padded as the kernel needs.
+            // SAFETY: the CPU has AVX2 + FMA: backward_weight() asserts suits(), which checks
+            // has_avx2_fma(). (The kernel asserts the padding it relies on.)
             unsafe {
                 match d.k {
                     1 => avx2::weight_grad_image::<1>(&xp, wp, &gp, gw, d, dw),

@@ -12,7 +12,7 @@
 use rayon::prelude::*;
 
 use super::shape::ConvDims;
-use crate::util::{copy_short, gemm, images_per_task, multiversion, sum, sum_partials, uninit_vec};
+use crate::util::{copy_short, gemm, images_per_task, multiversion, sum, sum_partials};
 
 /// `dst += src` on a short row: whole 8-float blocks (one vector add each; left to itself LLVM
 /// picks 4-wide adds with a runtime trip count here), then the rest one by one.
@@ -101,13 +101,13 @@ pub(crate) fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, d: ConvDi
     assert_eq!(x.len(), d.n * d.in_len());
     assert_eq!(weight.len(), d.c_out * d.kk());
     let (p, kk) = (d.p(), d.kk());
-    // Every element is written: by the bias fill, or by the gemm with accumulate = false.
-    let mut out = uninit_vec(d.n * d.out_len());
+    // Every element is overwritten: by the bias fill, or by the gemm with accumulate = false.
+    let mut out = vec![0.0f32; d.n * d.out_len()];
     let per_task = images_per_task(d.n);
     out.par_chunks_mut(per_task * d.out_len())
         .zip(x.par_chunks(per_task * d.in_len()))
         .for_each(|(out, x)| {
-            let mut cols = uninit_vec(kk * p); // fully written by im2col
+            let mut cols = vec![0.0f32; kk * p]; // rewritten by im2col per image
             for (y, x) in out.chunks_mut(d.out_len()).zip(x.chunks(d.in_len())) {
                 im2col(x, 1, &d, &mut cols);
                 if let Some(b) = bias {
@@ -115,7 +115,9 @@ pub(crate) fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, d: ConvDi
                         row.fill(bv);
                     }
                 }
-                // SAFETY: y is [c_out × p], weight [c_out × kk], cols [kk × p], all row-major.
+                // SAFETY: y (one whole image of `out`) is [c_out × p], weight [c_out × kk]
+                // (length asserted above), cols [kk × p], all row-major slices of exactly
+                // those lengths; y is a &mut borrow, so it overlaps nothing else.
                 unsafe {
                     gemm(
                         d.c_out,
@@ -142,6 +144,7 @@ pub(crate) fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, d: ConvDi
 /// `col2im`.
 pub(crate) fn backward_input(grad: &[f32], weight: &[f32], d: ConvDims) -> Vec<f32> {
     assert_eq!(grad.len(), d.n * d.out_len());
+    assert_eq!(weight.len(), d.c_out * d.kk());
     let (p, kk) = (d.p(), d.kk());
     let mut dx = vec![0.0f32; d.n * d.in_len()];
     let per_task = images_per_task(d.n);
@@ -149,9 +152,9 @@ pub(crate) fn backward_input(grad: &[f32], weight: &[f32], d: ConvDims) -> Vec<f
     dx.par_chunks_mut(per_task * d.in_len())
         .zip(grad.par_chunks(per_task * d.out_len()))
         .for_each(|(dx, g)| {
-            // Fully written for the first `len` images by gather_channels / the gemm.
-            let mut gt = uninit_vec(d.c_out * nb * p);
-            let mut dcols = uninit_vec(kk * nb * p);
+            // Rewritten for the first `len` images by gather_channels / the gemm.
+            let mut gt = vec![0.0f32; d.c_out * nb * p];
+            let mut dcols = vec![0.0f32; kk * nb * p];
             for (dx, g) in dx
                 .chunks_mut(nb * d.in_len())
                 .zip(g.chunks(nb * d.out_len()))
@@ -159,7 +162,10 @@ pub(crate) fn backward_input(grad: &[f32], weight: &[f32], d: ConvDims) -> Vec<f
                 let len = g.len() / d.out_len();
                 let q = len * p;
                 gather_channels(g, len, &d, &mut gt);
-                // SAFETY: dcols [kk × q]; wᵀ[kk][co] = w[co * kk + kk]; gt [c_out × q].
+                // SAFETY: len <= nb, so q <= nb * p: dcols [kk × q] and gt [c_out × q] (row
+                // stride q) lie inside their kk * nb * p and c_out * nb * p floats; wᵀ[i][co] =
+                // weight[co * kk + i] < c_out * kk = weight.len() (asserted). dcols is a local
+                // buffer, distinct from weight and gt.
                 unsafe {
                     gemm(
                         kk,
@@ -202,15 +208,18 @@ pub(crate) fn backward_weight(
         .map(|(x, g)| {
             let mut dw = vec![0.0f32; d.c_out * kk];
             let mut db = vec![0.0f32; if with_bias { d.c_out } else { 0 }];
-            // Fully written for the first `len` images by im2col / gather_channels.
-            let mut cols = uninit_vec(kk * nb * p);
-            let mut gt = uninit_vec(d.c_out * nb * p);
+            // Rewritten for the first `len` images by im2col / gather_channels.
+            let mut cols = vec![0.0f32; kk * nb * p];
+            let mut gt = vec![0.0f32; d.c_out * nb * p];
             for (x, g) in x.chunks(nb * d.in_len()).zip(g.chunks(nb * d.out_len())) {
                 let len = g.len() / d.out_len();
                 let q = len * p;
                 im2col(x, len, &d, &mut cols);
                 gather_channels(g, len, &d, &mut gt);
-                // SAFETY: dw [c_out × kk]; gt [c_out × q]; colsᵀ[q][kk] = cols[kk * q + q].
+                // SAFETY: dw is [c_out × kk]; len <= nb, so q <= nb * p: gt [c_out × q] (row
+                // stride q) lies inside its c_out * nb * p floats, and colsᵀ[j][i] =
+                // cols[i * q + j] < kk * q <= cols.len(). dw is a local buffer, distinct from gt
+                // and cols.
                 unsafe {
                     gemm(
                         d.c_out,

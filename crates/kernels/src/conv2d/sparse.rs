@@ -22,7 +22,7 @@ use super::shape::ConvDims;
 use super::shape::pad_image;
 use crate::util::has_avx2_fma;
 #[cfg(target_arch = "x86_64")]
-use crate::util::{images_per_task, sum, sum_partials, uninit_vec};
+use crate::util::{images_per_task, sum, sum_partials};
 
 /// Largest nonzero fraction of the output gradient for which the sparse path runs. Measured
 /// on LeNet's conv2 at 1/4 density the sparse path takes about a third of the dense time;
@@ -125,8 +125,8 @@ pub(crate) fn backward_weight(
             .map(|(x, g)| {
                 let mut dw = vec![0.0f32; d.c_out * kkp];
                 let mut db = vec![0.0f32; d.c_out];
-                // Fully written by pad_image for each image.
-                let mut xp = uninit_vec(d.c_in * d.h * wp);
+                // Rewritten by pad_image for each image.
+                let mut xp = vec![0.0f32; d.c_in * d.h * wp];
                 // Zeroed once: the tail of each row past the last store is never written.
                 let mut patches = vec![0.0f32; p * kkp];
                 // Nonzero (position, gradient) pairs of one image, channel after channel.
@@ -142,8 +142,10 @@ pub(crate) fn backward_weight(
                         db[co] += sum(row);
                     }
                     starts[d.c_out] = len;
-                    // SAFETY: has_avx2_fma() checked above; every entry's position < p, so
-                    // every patch row read is inside `patches`.
+                    // SAFETY: has_avx2_fma() checked at the top. kkp is a multiple of 8
+                    // (patch_row). compact only lists indices of `row`, a chunk of at most p
+                    // values, so every listed position is < p and its kkp-long row lies inside
+                    // `patches` (p * kkp floats); dw has a kkp-long row per channel.
                     unsafe { avx2::accumulate(&patches, kkp, &entries, &starts, &mut dw) };
                 }
                 (dw, db)
@@ -172,6 +174,12 @@ mod avx2 {
 
     /// `dw[co][b..b + 8V] += sum_{(p, g) in list} g * patches[p][b..b + 8V]`, accumulated in
     /// `V` registers.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA (this is only inlined into [`accumulate`]); `dw` must
+    /// be valid for reads and writes of `8 * V` floats, and `patches + p * kkp` valid for reads
+    /// of `8 * V` floats for every `(p, _)` in `list`; all of them initialised, and the `dw`
+    /// floats not overlapping any patch row.
     #[inline(always)]
     unsafe fn block<const V: usize>(
         patches: *const f32,
@@ -179,7 +187,8 @@ mod avx2 {
         list: &[(u32, f32)],
         dw: *mut f32,
     ) {
-        // SAFETY: the caller guarantees dw[..8V] and patches[p * kkp..][..8V] for each p.
+        // SAFETY: the loads and stores touch exactly the floats the caller guarantees (see
+        // `# Safety`), and the caller guarantees AVX2 + FMA.
         unsafe {
             let mut acc: [__m256; V] = core::array::from_fn(|v| _mm256_loadu_ps(dw.add(8 * v)));
             for &(p, g) in list {
@@ -199,8 +208,10 @@ mod avx2 {
     /// blocks of up to 64 floats (8 accumulators).
     ///
     /// # Safety
-    /// The CPU must have AVX2 and FMA; `kkp` is a multiple of 8, `patches` holds a `kkp`-long
-    /// row for every listed position and `dw` a `kkp`-long row per channel.
+    /// The CPU must support AVX2 and FMA, and `patches` must hold a whole `kkp`-long row for
+    /// every position listed in `entries[starts[0]..starts[last]]`
+    /// (`(p + 1) * kkp <= patches.len()`). (`kkp` being a multiple of 8 is asserted, and `dw`
+    /// is sliced with bounds checks.)
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn accumulate(
         patches: &[f32],
@@ -209,7 +220,12 @@ mod avx2 {
         starts: &[usize],
         dw: &mut [f32],
     ) {
-        debug_assert_eq!(kkp % 8, 0);
+        assert!(kkp.is_multiple_of(8));
+        debug_assert!(
+            entries[starts[0]..starts[starts.len() - 1]]
+                .iter()
+                .all(|&(p, _)| (p as usize + 1) * kkp <= patches.len())
+        );
         for (co, se) in starts.windows(2).enumerate() {
             let list = &entries[se[0]..se[1]];
             if list.is_empty() {
@@ -219,7 +235,10 @@ mod avx2 {
             let mut b = 0;
             while b < kkp {
                 let vectors = ((kkp - b) / 8).min(8);
-                // SAFETY: b + 8 * vectors <= kkp for the dw row and every patch row.
+                // SAFETY: AVX2 + FMA per this fn's contract. vectors >= 1 (b < kkp, both
+                // multiples of 8) and b + 8 * vectors <= kkp: the floats read and written lie
+                // inside the dw row `row` (a kkp-long slice of dw, exclusive) and inside the
+                // kkp-long patch row of each listed position (this fn's contract).
                 unsafe {
                     let (pt, dst) = (patches.as_ptr().add(b), row.add(b));
                     match vectors {
