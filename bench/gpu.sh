@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # The GPU benchmark: configs/lenet.toml at batch 64, 256 and 1024 (2 epochs each) with wgpu, with
 # flex on the machine's CPU cores, and with PyTorch CUDA (bench/torch_lenet.py --device cuda),
-# printing images/s, test accuracy and the ratio to PyTorch; then each of Burn's GPU switches that
-# the `wgpu` feature turns on (fusion, autotune, the SPIR-V compiler) measured by a build without
-# it, and the ten most expensive GPU kernels (CubeCL's profiler, in a run of its own since
-# profiling times every kernel). Never run by the tests or CI.
+# printing images/s, test accuracy and the ratio to PyTorch; then each of Burn's GPU switches
+# (fusion and autotune, which the `wgpu` feature turns on, and the SPIR-V compiler, which
+# `vulkan` adds) measured by a build that differs in it alone; and the ten most expensive GPU
+# kernels (CubeCL's profiler, in a run of its own, since profiling times every kernel). Never run
+# by the tests or CI.
 #
 # A GPU machine here has no network, no Rust toolchain and maybe no Vulkan loader, so the work is
 # split in two:
 #
-#   bench/gpu.sh prepare   here: builds the release trainer with wgpu, strips and compresses it,
-#                          and gathers MNIST and the Vulkan loader's package into .gpu/ (ignored
-#                          by git; carry it with the device tool's `carry: [".gpu"]`)
-#   bench/gpu.sh run       there, from the repository root with .gpu/ carried along; finishes in
-#                          about 3 minutes on an H100 (6 at most)
+#   bench/gpu.sh prepare   here: builds the release trainers (VARIANTS, below), strips them into
+#                          one archive, and gathers MNIST and the Vulkan loader's package into
+#                          .gpu/ (ignored by git; carry it with the device tool's
+#                          `carry: [".gpu"]`)
+#   bench/gpu.sh run       there, from the repository root with .gpu/ carried along; meant to
+#                          finish inside 6 minutes on an H100
 #
-# EPOCHS, BATCHES and ABLATE_BATCHES override the defaults (2; "64 256 1024"; "64 1024"), LIMIT
-# trains on the first N images only. On a machine without a GPU, `run` uses whatever adapter
-# wgpu finds (lavapipe: correct, and very slow: try `LIMIT=2000 EPOCHS=1 BATCHES=64
-# ABLATE_BATCHES=64`), and skips PyTorch when torch sees no CUDA device.
+# VARIANTS (prepare) picks the builds, "wgpu vulkan no-fusion no-autotune" by default, wgpu
+# always among them. EPOCHS, BATCHES and ABLATE_BATCHES (run) override the defaults (2;
+# "64 256 1024"; "64 1024"); LIMIT trains on the first N images only. On a machine without a GPU,
+# `run` uses whatever adapter wgpu finds (lavapipe: correct, and very slow: try `LIMIT=2000
+# EPOCHS=1 BATCHES=64 ABLATE_BATCHES=64`), and skips PyTorch when torch sees no CUDA device.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,29 +30,39 @@ epochs=${EPOCHS:-2}
 batches=${BATCHES:-64 256 1024}
 ablate_batches=${ABLATE_BATCHES:-64 1024}
 limit=${LIMIT:-}
+read -r -a variants <<< "${VARIANTS:-wgpu vulkan no-fusion no-autotune}"
 
-# The builds: `full` is `--features wgpu` (what a user gets); each other one leaves one switch out.
-variants=(full no-fusion no-autotune wgsl)
+# The builds: `wgpu` is what a user gets with `--features wgpu`; `vulkan` adds the SPIR-V
+# compiler; each `no-*` build leaves one of wgpu's switches out.
 features() {
     case $1 in
-    full) echo wgpu ;;
-    no-fusion) echo wgpu-backend,burn/autotune,burn/persistence,burn/vulkan ;;
-    no-autotune) echo wgpu-backend,burn/fusion,burn/persistence,burn/vulkan ;;
-    wgsl) echo wgpu-backend,burn/fusion,burn/autotune,burn/persistence ;;
+    wgpu) echo wgpu ;;
+    vulkan) echo vulkan ;;
+    no-fusion) echo wgpu-backend,burn/autotune,burn/persistence ;;
+    no-autotune) echo wgpu-backend,burn/fusion,burn/persistence ;;
+    *) echo "error: unknown build '$1' in VARIANTS" >&2; return 1 ;;
     esac
 }
 
 prepare() {
-    mkdir -p "$gpu"
-    grep -qxF "/$gpu/" .git/info/exclude 2> /dev/null || echo "/$gpu/" >> .git/info/exclude
-    local variant
+    rm -rf "$gpu/bin" && mkdir -p "$gpu/bin"
+    local exclude
+    exclude=$(git rev-parse --git-path info/exclude)
+    mkdir -p "$(dirname "$exclude")"
+    grep -qxF "/$gpu/" "$exclude" 2> /dev/null || echo "/$gpu/" >> "$exclude"
+    local variant features
     for variant in "${variants[@]}"; do
-        cargo build --release -p trainer --features "$(features "$variant")"
-        strip -o "$gpu/trainer-$variant" "${CARGO_TARGET_DIR:-target}/release/trainer"
-        xz -T0 -6 -f "$gpu/trainer-$variant"
+        features=$(features "$variant")
+        cargo build --release -p trainer --features "$features"
+        strip -o "$gpu/bin/trainer-$variant" "${CARGO_TARGET_DIR:-target}/release/trainer"
     done
+    # One solid archive whose dictionary is longer than a binary (about 120 MB), so what the
+    # builds share is stored once: each alone is about 20 MB compressed, and four of those would
+    # not fit the device tool's 64 MiB.
+    tar -C "$gpu" -cf - bin | xz -T1 --lzma2=preset=9,dict=256MiB > "$gpu/trainers.tar.xz"
+    rm -rf "$gpu/bin"
     # MNIST: the four raw IDX files, fetched and verified by the trainer itself.
-    "${CARGO_TARGET_DIR:-target}/release/trainer" fetch --data-dir "$gpu/mnist" > /dev/null
+    "${CARGO_TARGET_DIR:-target}/release/trainer" fetch --data-dir "$gpu/mnist" 2> /dev/null
     gzip -kf "$gpu"/mnist/*-ubyte
     rm -f "$gpu"/mnist/*-ubyte
     # The Vulkan loader (the NVIDIA driver brings its own ICD), as amd64 packages to unpack there.
@@ -59,6 +72,13 @@ prepare() {
     apt-get "${apt[@]}" update -qq
     (cd "$gpu" && apt-get "${apt[@]}" download libvulkan1 > /dev/null)
     du -sh "$gpu"
+    local mib
+    mib=$(du -sm "$gpu" | cut -f1)
+    if ((mib > 60)); then
+        echo "error: $gpu is $mib MiB, more than one device call carries (64 MiB with the tree);" \
+            "prepare fewer builds, e.g. VARIANTS='wgpu vulkan', then VARIANTS='wgpu no-fusion'" >&2
+        exit 1
+    fi
 }
 
 # "epoch 2/2  train loss ... 12345 images/s" -> the last epoch's images/s; the final line's
@@ -91,11 +111,8 @@ top_kernels() {
 }
 
 run() {
-    local variant
-    for variant in "${variants[@]}"; do
-        [[ -f $gpu/trainer-$variant.xz ]] ||
-            { echo "error: no $gpu/trainer-$variant.xz; run 'bench/gpu.sh prepare' first" >&2; exit 1; }
-    done
+    [[ -f $gpu/trainers.tar.xz ]] ||
+        { echo "error: no $gpu/trainers.tar.xz; run 'bench/gpu.sh prepare' first" >&2; exit 1; }
     if ! ldconfig -p | grep -q libvulkan.so.1; then
         for deb in "$gpu"/*.deb; do dpkg -x "$deb" /; done
         ldconfig
@@ -106,10 +123,15 @@ run() {
     work=$(mktemp -d)
     # Autotune's results go to a fresh cache, so the first run of each build tunes as a user's would.
     export XDG_CACHE_HOME="$work/cache"
-    for variant in "${variants[@]}"; do
-        xz -dc "$gpu/trainer-$variant.xz" > "$work/trainer-$variant"
-        chmod +x "$work/trainer-$variant"
+    xz -dc "$gpu/trainers.tar.xz" | tar -C "$work" -xf -
+    # The builds prepare made; wgpu is the baseline of every comparison.
+    variants=()
+    local variant
+    for variant in wgpu vulkan no-fusion no-autotune; do
+        [[ -f $work/bin/trainer-$variant ]] && chmod +x "$work/bin/trainer-$variant" &&
+            variants+=("$variant")
     done
+    [[ ${variants[0]:-} == wgpu ]] || { echo "error: $gpu/trainers.tar.xz holds no wgpu build" >&2; exit 1; }
     mkdir -p "$work/mnist"
     for f in "$gpu"/mnist/*.gz; do gzip -dc "$f" > "$work/mnist/$(basename "$f" .gz)"; done
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2> /dev/null || true
@@ -118,8 +140,8 @@ run() {
     # train VARIANT BACKEND BATCH EPOCHS -> "images/s accuracy", the log kept in $work.
     train() {
         local log="$work/$1-$2-$3.log" r a
-        "$work/trainer-$1" --config "$(config "$work" "$3" "$4")" --backend "$2" \
-            --data-dir "$work/mnist" --artifacts "$work/run-$1-$2-$3" > "$log" 2>&1 ||
+        "$work/bin/trainer-$1" --config "$(config "$work" "$3" "$4")" --backend "$2" \
+            --data-dir "$work/mnist" --artifacts "$work/run-$1-$2-$3" --overwrite > "$log" 2>&1 ||
             { echo "error: $1 $2 at batch $3 failed:" >&2; tail -5 "$log" >&2; }
         r=$(rate "$log") a=$(accuracy "$log")
         echo "${r:-0} ${a:-?}"
@@ -136,10 +158,10 @@ run() {
             torch_acc=$(sed -nE 's/.*test accuracy ([0-9.]+)%.*/\1/p' "$work/torch-$batch.log" | tail -1)
         fi
         local r a
-        read -r r a < <(train full wgpu "$batch" "$epochs")
+        read -r r a < <(train wgpu wgpu "$batch" "$epochs")
         full_rate[batch]=$r
         rows+=("$(row wgpu "$batch" "$r" "$a" "$(ratio "$r" "${torch_rate:-0}")")")
-        read -r r a < <(train full flex "$batch" "$epochs")
+        read -r r a < <(train wgpu flex "$batch" "$epochs")
         rows+=("$(row flex "$batch" "$r" "$a" "$(ratio "$r" "${torch_rate:-0}")")")
         rows+=("$(row torch-cuda "$batch" "${torch_rate:-n/a}" "${torch_acc:-n/a}" 1.00)")
     done
@@ -151,12 +173,12 @@ run() {
         echo "wgpu batch 1024 / batch 64: $(ratio "${full_rate[1024]}" "$b64")"
 
     echo
-    echo "each switch of the wgpu feature, measured by a build without it"
-    row build batch "images/s" "test %" "x full"
+    echo "each switch: vulkan adds the SPIR-V compiler to wgpu, each no-* build leaves one out"
+    row build batch "images/s" "test %" "x wgpu"
     for variant in "${variants[@]:1}"; do
         for batch in $ablate_batches; do
             local full=${full_rate[batch]:-}
-            [[ -n $full ]] || read -r full _ < <(train full wgpu "$batch" "$epochs")
+            [[ -n $full ]] || read -r full _ < <(train wgpu wgpu "$batch" "$epochs")
             read -r r a < <(train "$variant" wgpu "$batch" "$epochs")
             row "$variant" "$batch" "$r" "$a" "$(ratio "$r" "$full")"
         done
@@ -165,7 +187,7 @@ run() {
     # Profiling times every kernel, so it gets a short run of its own, not the timed ones above.
     local profile="$work/profile.log"
     CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG="$profile" \
-        "$work/trainer-full" --config "$(limit=${limit:-10000} config "$work" 64 1)" --backend wgpu \
+        "$work/bin/trainer-wgpu" --config "$(limit=${limit:-10000} config "$work" 64 1)" --backend wgpu \
         --data-dir "$work/mnist" --artifacts "$work/run-profile" > "$work/profile-run.log" 2>&1 || true
     echo
     echo "wgpu, batch 64: the ten most expensive kernels (CubeCL profile; total ms, share, launches)"
