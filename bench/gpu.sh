@@ -148,7 +148,7 @@ run() {
     }
     row() { printf '%-18s %5s %10s %8s %8s\n' "$@"; }
 
-    local rows=() full_rate=()
+    local rows=() wgpu_rate=()
     for batch in $batches; do
         local torch_rate=0 torch_acc=n/a
         if python3 -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' 2> /dev/null; then
@@ -159,7 +159,7 @@ run() {
         fi
         local r a
         read -r r a < <(train wgpu wgpu "$batch" "$epochs")
-        full_rate[batch]=$r
+        wgpu_rate[batch]=$r
         rows+=("$(row wgpu "$batch" "$r" "$a" "$(ratio "$r" "${torch_rate:-0}")")")
         read -r r a < <(train wgpu flex "$batch" "$epochs")
         rows+=("$(row flex "$batch" "$r" "$a" "$(ratio "$r" "${torch_rate:-0}")")")
@@ -168,19 +168,19 @@ run() {
     echo
     row backend batch "images/s" "test %" "x torch"
     printf '%s\n' "${rows[@]}"
-    local b64=${full_rate[64]:-}
-    [[ -n $b64 && -n ${full_rate[1024]:-} ]] &&
-        echo "wgpu batch 1024 / batch 64: $(ratio "${full_rate[1024]}" "$b64")"
+    local b64=${wgpu_rate[64]:-}
+    [[ -n $b64 && -n ${wgpu_rate[1024]:-} ]] &&
+        echo "wgpu batch 1024 / batch 64: $(ratio "${wgpu_rate[1024]}" "$b64")"
 
     echo
     echo "each switch: vulkan adds the SPIR-V compiler to wgpu, each no-* build leaves one out"
     row build batch "images/s" "test %" "x wgpu"
     for variant in "${variants[@]:1}"; do
         for batch in $ablate_batches; do
-            local full=${full_rate[batch]:-}
-            [[ -n $full ]] || read -r full _ < <(train wgpu wgpu "$batch" "$epochs")
+            local base=${wgpu_rate[batch]:-}
+            [[ -n $base ]] || read -r base _ < <(train wgpu wgpu "$batch" "$epochs")
             read -r r a < <(train "$variant" wgpu "$batch" "$epochs")
-            row "$variant" "$batch" "$r" "$a" "$(ratio "$r" "$full")"
+            row "$variant" "$batch" "$r" "$a" "$(ratio "$r" "$base")"
         done
     done
 

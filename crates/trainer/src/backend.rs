@@ -164,10 +164,14 @@ impl Backend {
 #[cfg(any(feature = "wgpu-backend", feature = "cuda"))]
 fn keep_tuning_per_user() {
     use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig, cache::CacheConfig};
-    let mut config = CubeClRuntimeConfig::from_current_dir().override_from_env();
-    if matches!(config.environment.path, CacheConfig::Target) {
-        config.environment.path = CacheConfig::Global;
-    }
-    // false when a device was made before: that process keeps the configuration it read then.
-    let _ = CubeClRuntimeConfig::try_set(config);
+    // Once per process: reading the configuration walks the directories above the current one.
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let mut config = CubeClRuntimeConfig::from_current_dir().override_from_env();
+        if matches!(config.environment.path, CacheConfig::Target) {
+            config.environment.path = CacheConfig::Global;
+        }
+        // false when CubeCL had read its configuration already; that one is kept.
+        let _ = CubeClRuntimeConfig::try_set(config);
+    });
 }
