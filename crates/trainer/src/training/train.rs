@@ -4,7 +4,6 @@
 
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::data::dataloader::DataLoader;
@@ -34,6 +33,7 @@ use crate::run_dir::write;
 use crate::training::checkpoint::EveryNKeepLast;
 use crate::training::checkpoint::checked::{self, CheckedCheckpoint};
 use crate::training::checkpoint::inventory::Inventory;
+use crate::training::ctrl_c;
 use crate::training::epoch_lines::EpochLines;
 use crate::training::loader::EpochLoader;
 use crate::training::optimizer;
@@ -110,7 +110,7 @@ pub fn run(run: &TrainRun) -> Result<Outcome, Error> {
     info.save(&dir.path(names::RUN))?;
     let checkpoints = dir.checkpoints();
     let interrupter = Interrupter::new();
-    stop_on_ctrl_c(&interrupter);
+    let _ctrl_c = ctrl_c::route_to(&interrupter);
     let failure = WriteFailure::new(interrupter.clone());
     let saver = config.checkpoint.every_batches.map(|every| {
         Arc::new(MidEpochSaver::new(
@@ -392,20 +392,4 @@ fn remove_partial_checkpoints(dir: &std::path::Path) {
             let _ = std::fs::remove_file(position::checkpoint_path(dir, part, position));
         }
     }
-}
-
-/// The first Ctrl-C asks the Learner to stop after the batch in hand, keeping the last complete
-/// checkpoint; a second one quits at once, which the atomic checkpoints also survive. (Burn's
-/// terminal dashboard reads keys itself: there, `q` stops.)
-fn stop_on_ctrl_c(interrupter: &Interrupter) {
-    let interrupter = interrupter.clone();
-    let pressed = AtomicBool::new(false);
-    // Failing to install the handler only means Ctrl-C kills the process at once.
-    let _ = ctrlc::set_handler(move || {
-        if pressed.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        console::note("stopping after this batch; press Ctrl-C again to quit now");
-        interrupter.stop(Some("interrupted by Ctrl-C"));
-    });
 }
