@@ -100,6 +100,70 @@ fn lenet_on_real_mnist_then_eval_and_predict() {
     assert_picture(&report.join("confusion.png"));
 
     predict_drawn_digits(&artifacts, dir.path());
+    onnx_export_agrees(&artifacts, dir.path());
+}
+
+/// The ONNX export in onnxruntime predicts every one of the 10,000 test images as `eval` does
+/// (skipped without onnxruntime, unless MNIST_BURN_REQUIRE_ONNXRUNTIME is set).
+fn onnx_export_agrees(model: &Path, dir: &Path) {
+    let has_onnxruntime = Command::new("python3")
+        .args(["-c", "import onnxruntime, numpy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_onnxruntime {
+        assert!(
+            std::env::var_os("MNIST_BURN_REQUIRE_ONNXRUNTIME").is_none(),
+            "MNIST_BURN_REQUIRE_ONNXRUNTIME is set but python3 cannot import onnxruntime"
+        );
+        eprintln!("note: python3 cannot import onnxruntime; the ONNX export is not checked");
+        return;
+    }
+    let probabilities = dir.join("test.csv");
+    let onnx = dir.join("lenet.onnx");
+    for args in [
+        vec![
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--output",
+            dir.join("eval-csv").to_str().unwrap(),
+            "--probabilities",
+            probabilities.to_str().unwrap(),
+        ],
+        vec![
+            "export",
+            "--model",
+            model.to_str().unwrap(),
+            "--format",
+            "onnx",
+            "--output",
+            onnx.to_str().unwrap(),
+        ],
+    ] {
+        assert_success(&trainer().args(&args).output().unwrap());
+    }
+    // `fetch` lists the verified files: the test images are its fourth line.
+    let fetched = trainer().arg("fetch").output().unwrap();
+    assert_success(&fetched);
+    let listing = stdout(&fetched);
+    let images = listing
+        .lines()
+        .map(str::trim)
+        .find(|l| l.ends_with("t10k-images-idx3-ubyte") || l.ends_with("t10k-images-idx3-ubyte.gz"))
+        .unwrap_or_else(|| panic!("no test images in: {listing}"));
+    let output = Command::new("python3")
+        .arg(workspace().join("python/check_export.py"))
+        .arg(&onnx)
+        .args(["--images", images, "--limit", "10000", "--probabilities"])
+        .arg(&probabilities)
+        .output()
+        .unwrap();
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains("10000 images") && said.contains(", 0 predictions differ"),
+        "{said}"
+    );
 }
 
 fn predict_drawn_digits(model: &Path, dir: &Path) {

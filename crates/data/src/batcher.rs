@@ -79,13 +79,21 @@ impl MnistBatcher {
             raw.extend_from_slice(image);
         }
         let data = TensorData::new(raw, [images.len(), 1, IMAGE_SIDE, IMAGE_SIDE]);
-        let x = Tensor::<4>::from_data(data, device);
+        self.prepare(Tensor::<4>::from_data(data, device))
+    }
+
+    /// Raw pixel values `[B, 1, 28, 28]` (0-255, as floats) to the network's input: resized,
+    /// then normalised. Tensor ops only, so an ONNX export traces it into the graph.
+    pub fn prepare(&self, x: Tensor<4>) -> Tensor<4> {
         // Resize raw values first: bilinear is affine-invariant, and padding raw 0 then
         // normalising makes the border exactly the normalised background.
         let x = match self.resize {
             Resize::None => x,
             Resize::Pad32 => x.pad([(2, 2), (2, 2)], PadMode::Constant(0.0)),
-            Resize::Bilinear32 => bilinear_32(x, device),
+            Resize::Bilinear32 => {
+                let device = x.device();
+                bilinear_32(x, &device)
+            }
         };
         let (scale, offset) = self.normalization.scale_offset();
         if offset == 0.0 {
@@ -136,8 +144,13 @@ fn bilinear_32(x: Tensor<4>, device: &Device) -> Tensor<4> {
         return Tensor::<4>::from_data(TensorData::new(Vec::<f32>::new(), [0, 1, 32, 32]), device);
     }
     let m = linear_resize_matrix(IMAGE_SIDE, 32);
+    // The transpose is made here rather than by `swap_dims`, which burn-onnx 0.22's exporter
+    // cannot lower: the ONNX export traces this function.
+    let m_t: Vec<f32> = (0..IMAGE_SIDE * 32)
+        .map(|i| m[(i % 32) * IMAGE_SIDE + i / 32])
+        .collect();
     let ry = Tensor::<4>::from_data(TensorData::new(m, [1, 1, 32, IMAGE_SIDE]), device);
-    let rx_t = ry.clone().swap_dims(2, 3);
+    let rx_t = Tensor::<4>::from_data(TensorData::new(m_t, [1, 1, IMAGE_SIDE, 32]), device);
     ry.matmul(x).matmul(rx_t)
 }
 

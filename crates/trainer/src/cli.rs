@@ -1,5 +1,5 @@
 //! The command line: `trainer [train] --config FILE`, `eval`, `predict`, `serve`, `fetch`,
-//! `export-tsv`, `tutorials`. Each subcommand's flags are resolved here, once, into what to run
+//! `export`, `export-tsv`, `tutorials`. Each subcommand's flags are resolved here, once, into what to run
 //! ([`Resolved`]): the config loaded and validated, the backend chosen, and for the commands that
 //! compute at once, its device opened and probed. Below this file nothing sees clap's types.
 
@@ -12,6 +12,7 @@ use data::DatasetKind;
 
 use crate::backend_choice::{Chosen, Selection};
 use crate::commands::eval::EvalRun;
+use crate::commands::export::{ExportRun, Format};
 use crate::commands::export_tsv::ExportTsvRun;
 use crate::commands::fetch::FetchRun;
 use crate::commands::predict::PredictRun;
@@ -45,6 +46,7 @@ pub enum Resolved {
     Predict(PredictRun),
     Serve(ServeRun),
     Fetch(FetchRun),
+    Export(ExportRun),
     ExportTsv(ExportTsvRun),
     Tutorials(TutorialsRun),
 }
@@ -61,6 +63,12 @@ impl Cli {
             Some(Command::Fetch(args)) => Resolved::Fetch(FetchRun {
                 dataset: args.dataset,
                 data_dir: args.data_dir,
+            }),
+            Some(Command::Export(args)) => Resolved::Export(ExportRun {
+                model: args.model,
+                format: args.format.into(),
+                output: args.output,
+                force: args.force,
             }),
             Some(Command::ExportTsv(args)) => Resolved::ExportTsv(ExportTsvRun {
                 dataset: args.dataset,
@@ -91,8 +99,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Find, download and verify the dataset files.
     Fetch(FetchArgs),
+    /// Write a trained model as ONNX or as PyTorch-named safetensors, with what to feed it.
+    Export(ExportArgs),
     /// Write images in the seed tutorials' tab-separated text format.
-    ExportTsv(ExportArgs),
+    ExportTsv(ExportTsvArgs),
     /// Run the seed tutorials' experiments and print the table of published and measured figures.
     Tutorials(TutorialsArgs),
 }
@@ -329,6 +339,38 @@ pub struct FetchArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
+    /// A model directory (an artifact directory after training).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: FormatArg,
+    /// The file to write; what to feed it goes beside it, in FILE.toml.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Replace FILE and FILE.toml when they exist.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum FormatArg {
+    /// The whole inference path (resize and normalisation included) as an ONNX graph.
+    Onnx,
+    /// The weights, named and laid out as PyTorch's (python/mnist_net.py loads them).
+    Safetensors,
+}
+
+impl From<FormatArg> for Format {
+    fn from(format: FormatArg) -> Self {
+        match format {
+            FormatArg::Onnx => Format::Onnx,
+            FormatArg::Safetensors => Format::Safetensors,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ExportTsvArgs {
     /// `mnist` or `fashion-mnist`.
     #[arg(long, default_value = "mnist")]
     pub dataset: DatasetKind,

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::Parser;
 use model::malloc;
 use trainer::cli::{Cli, Resolved};
-use trainer::commands::{eval, export_tsv, fetch, predict, serve, train, tutorials};
+use trainer::commands::{eval, export, export_tsv, fetch, predict, serve, train, tutorials};
 use trainer::error::Error;
 use trainer::panics;
 use trainer::training::ctrl_c;
@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Resolved::Predict(run) => predict::run(&run),
         Resolved::Serve(run) => serve::run(&run),
         Resolved::Fetch(run) => fetch::run(&run),
+        Resolved::Export(run) => export::run(&run),
         Resolved::ExportTsv(run) => export_tsv::run(&run),
         Resolved::Tutorials(run) => {
             stop_training_on_ctrl_c();

@@ -3,6 +3,7 @@
 //! `run` that does it. `cli.rs` builds the descriptions from the flags; nothing here sees the argument parser.
 
 pub mod eval;
+pub mod export;
 pub mod export_tsv;
 pub mod fetch;
 pub mod predict;

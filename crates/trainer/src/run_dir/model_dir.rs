@@ -7,7 +7,7 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use data::{DatasetKind, MnistBatcher, Normalization, Resize};
-use model::{Classifier, ModelConfig};
+use model::{Classifier, Kernels, ModelConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::config::DataConfig;
@@ -89,8 +89,19 @@ impl ModelDir {
 
     /// Reads and cross-checks the three files of `dir`, then loads the checked weights.
     pub fn load(dir: &Path, device: &Device) -> Result<Self, Error> {
-        let model_path = dir.join(MODEL_CONFIG);
         let config = Self::read_config(dir)?;
+        Self::load_as(dir, config, device)
+    }
+
+    /// [`load`](Self::load), with the layers run by `kernels` whatever `model.toml` says (an
+    /// ONNX export traces Burn's ops; the custom kernels cannot be traced).
+    pub fn load_with_kernels(dir: &Path, kernels: Kernels, device: &Device) -> Result<Self, Error> {
+        let config = Self::read_config(dir)?.with_kernels(kernels);
+        Self::load_as(dir, config, device)
+    }
+
+    fn load_as(dir: &Path, config: ModelConfig, device: &Device) -> Result<Self, Error> {
+        let model_path = dir.join(MODEL_CONFIG);
         let input_path = dir.join(INPUT);
         let input: InputSpec = read_toml(&input_path)?;
         check_resize(&config, input.resize).map_err(|message| Error::ConfigValue {
