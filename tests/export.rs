@@ -247,3 +247,73 @@ fn a_broken_model_directory_is_named() {
     assert_clean_failure(&output, &["model.bpk"]);
     assert!(!file.exists());
 }
+
+/// The network of `tests/fixtures/torch-lenet.*` (`python/make_init_fixture.py`).
+const TORCH_LENET: &str =
+    "kind = \"lenet\"\nconv_channels = [4, 8]\nfc_hidden = [16]\nconv_activation = \"relu\"";
+
+/// Trains one epoch of `model` from `init` and exports the result to safetensors.
+fn continue_from(model: &str, init: &Path) -> Result<(), std::process::Output> {
+    let fixture = Fixture::new(300, "");
+    let text = std::fs::read_to_string(&fixture.config)
+        .unwrap()
+        .replace("kind = \"mlp\"\nhidden = [32]", model);
+    std::fs::write(&fixture.config, text).unwrap();
+    let output = fixture.train(&[
+        "--backend",
+        "flex",
+        "--epochs",
+        "1",
+        "--init-from",
+        init.to_str().unwrap(),
+    ]);
+    if !output.status.success() {
+        return Err(output);
+    }
+    let file = fixture.dir.path().join("out.safetensors");
+    let artifacts = fixture.artifacts();
+    assert_success(&run(&[
+        "export",
+        "--model",
+        artifacts.to_str().unwrap(),
+        "--format",
+        "safetensors",
+        "--output",
+        file.to_str().unwrap(),
+    ]));
+    assert!(std::fs::metadata(file).unwrap().len() > 1000);
+    Ok(())
+}
+
+#[test]
+fn training_continues_from_weights_pytorch_saved() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+    let pth = fixtures.join("torch-lenet.pth");
+    // The mapping itself is checked tensor by tensor in crates/model/tests/pytorch.rs.
+    for init in [&pth, &fixtures.join("torch-lenet.safetensors")] {
+        continue_from(TORCH_LENET, init).unwrap_or_else(|o| panic!("{}", common::stderr(&o)));
+    }
+
+    // Another network: every mis-shaped tensor named, nothing trained.
+    let other = TORCH_LENET.replace("[4, 8]", "[4, 6]");
+    let output = continue_from(&other, &pth).expect_err("a .pth of another network is refused");
+    assert_clean_failure(
+        &output,
+        &["torch-lenet.pth", "convs.1.weight", "fcs.0.weight"],
+    );
+
+    // Damaged and oversized files are named, and the oversized one is not read.
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(&pth).unwrap();
+    let truncated = dir.path().join("truncated.pth");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let output = continue_from(TORCH_LENET, &truncated).expect_err("a truncated .pth is refused");
+    assert_clean_failure(&output, &["truncated.pth"]);
+    let huge = dir.path().join("huge.safetensors");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
+    let output = continue_from(TORCH_LENET, &huge).expect_err("a 1 TiB file is refused");
+    assert_clean_failure(&output, &["huge.safetensors", "more than any weights file"]);
+}

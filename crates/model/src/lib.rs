@@ -3,7 +3,8 @@
 //! [`Classifier`] (forward pass, cross-entropy, `TrainStep` / `InferenceStep`) whose layers run
 //! Burn's ops or the `kernels` crate's faster CPU kernels ([`Kernels`]), a printable
 //! [`ModelSummary`], and weights files written whole and read back only after they are checked
-//! against the network ([`pack`]); and [`malloc`], the allocator setting a training step's speed
+//! against the network ([`pack`]), the same weights in PyTorch's names ([`pytorch`]: safetensors
+//! out, `.pt`/`.pth`/safetensors in); and [`malloc`], the allocator setting a training step's speed
 //! depends on.
 //!
 //! Not for: reading data sets, picking a backend, parsing command lines, training loops,
@@ -21,6 +22,7 @@ pub mod malloc;
 mod mlp;
 mod ops;
 pub mod pack;
+pub mod pytorch;
 mod summary;
 mod weights;
 

@@ -131,8 +131,9 @@ pub struct TrainArgs {
     /// Replace an earlier run in the artifact directory instead of refusing to.
     #[arg(long, conflicts_with = "resume")]
     pub overwrite: bool,
-    /// Start a new run from these weights (a model directory, model.bpk or a checkpoint's
-    /// model-N.bpk) with a fresh optimizer and schedule, overriding training.init_from.
+    /// Start a new run from these weights (a model directory, model.bpk, a checkpoint's
+    /// model-N.bpk, or a PyTorch .pt/.pth/.safetensors state dict in python/mnist_net.py's
+    /// names) with a fresh optimizer and schedule, overriding training.init_from.
     #[arg(long, value_name = "PATH", conflicts_with = "resume")]
     pub init_from: Option<PathBuf>,
     #[command(flatten)]

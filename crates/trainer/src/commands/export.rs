@@ -13,7 +13,6 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use burn::tensor::{Device, Tensor, TensorData};
 use burn_onnx::export::{AxisSpec, InputSpec as OnnxInput, OnnxExporter};
 use data::{IMAGE_SIDE, Normalization, Resize};
@@ -88,7 +87,12 @@ pub fn run(run: &ExportRun) -> Result<(), Error> {
             onnx_input(&input),
         ),
         Format::Safetensors => (
-            safetensors(&model, &run.model)?,
+            model::pytorch::to_safetensors(&model).map_err(|e| {
+                Error::Usage(format!(
+                    "{}: cannot export the weights: {e}",
+                    run.model.display()
+                ))
+            })?,
             torch_input(&config, &input),
         ),
     };
@@ -196,17 +200,4 @@ fn onnx(
         )
         .map_err(|e| Error::Usage(format!("{}: cannot export to ONNX: {e}", dir.display())))?;
     Ok(onnx.into_bytes())
-}
-
-/// The weights as PyTorch names and layouts them: `convs.0.weight`, `fcs.1.bias` (`layers.N.*`
-/// for the MLP), Linear weights transposed to `[out, in]`.
-fn safetensors(model: &Classifier, dir: &Path) -> Result<Vec<u8>, Error> {
-    let mut store = SafetensorsStore::from_bytes(None)
-        .skip_enum_variants(true)
-        .with_to_adapter(BurnToPyTorchAdapter);
-    let failed = |e: &dyn std::fmt::Display| {
-        Error::Usage(format!("{}: cannot export the weights: {e}", dir.display()))
-    };
-    model.save_into(&mut store).map_err(|e| failed(&e))?;
-    store.get_bytes().map_err(|e| failed(&e))
 }

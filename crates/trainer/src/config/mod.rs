@@ -114,8 +114,9 @@ pub struct TrainingConfig {
     pub seed: u64,
     /// Stop at the first non-finite training loss instead of training on NaN.
     pub stop_on_nan: bool,
-    /// Start a new run from these weights (a model directory, a weights file or a checkpoint's
-    /// `model-N.bpk`) with a fresh optimizer and schedule, instead of from random ones.
+    /// Start a new run from these weights (a model directory, a weights file, a checkpoint's
+    /// `model-N.bpk`, or a PyTorch `.pt`/`.pth`/`.safetensors` state dict) with a fresh optimizer
+    /// and schedule, instead of from random ones.
     pub init_from: Option<PathBuf>,
 }
 

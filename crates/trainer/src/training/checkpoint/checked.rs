@@ -115,7 +115,8 @@ impl CheckedCheckpoint {
 }
 
 /// The weights a new run starts from (`--init-from`): a model directory (whose `model.toml`
-/// must describe the run's network), a weights file, or a checkpoint's `model-N.bpk`. Checked
+/// must describe the run's network), a weights file, a checkpoint's `model-N.bpk`, or a PyTorch
+/// state dict (`.pt`, `.pth`) or safetensors file in PyTorch's names (`model::pytorch`). Checked
 /// like any weights file: a file of another network is an error naming what differs.
 pub fn initial_weights(
     path: &Path,
@@ -123,6 +124,9 @@ pub fn initial_weights(
     device: &Device,
 ) -> Result<Classifier, Error> {
     let meta = std::fs::metadata(path).map_err(Error::io(path))?;
+    if !meta.is_dir() && model::pytorch::is_pytorch_file(path) {
+        return Ok(model::pytorch::load(config, path, device)?);
+    }
     if meta.is_dir() {
         let saved = ModelDir::read_config(path)?;
         if saved != *config {
